@@ -1,0 +1,1 @@
+"""retention-pipeline: customer-retention analytics on Kafka, Faust and ClickHouse."""

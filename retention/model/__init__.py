@@ -1,0 +1,46 @@
+"""Customer-lifetime model: BG/NBD purchases, Gamma-Gamma spend, CLV and readiness checks.
+
+Time unit throughout is days. Pure numpy/scipy so it runs inside any worker.
+"""
+
+from retention.model.bgnbd import (
+    BgNbdFit,
+    BgNbdParams,
+    bgnbd_log_likelihood,
+    compress,
+    expected_purchases,
+    expected_purchases_new_customer,
+    fit_bgnbd,
+    probability_alive,
+)
+from retention.model.clv import predicted_clv
+from retention.model.gamma_gamma import (
+    GammaGammaFit,
+    GammaGammaParams,
+    conditional_expected_order_value,
+    fit_gamma_gamma,
+    population_mean_order_value,
+)
+from retention.model.readiness import Readiness, check_readiness
+from retention.model.rfm import Rfm, rfm_from_purchases
+
+__all__ = [
+    "BgNbdFit",
+    "BgNbdParams",
+    "GammaGammaFit",
+    "GammaGammaParams",
+    "Readiness",
+    "Rfm",
+    "bgnbd_log_likelihood",
+    "check_readiness",
+    "compress",
+    "conditional_expected_order_value",
+    "expected_purchases",
+    "expected_purchases_new_customer",
+    "fit_bgnbd",
+    "fit_gamma_gamma",
+    "population_mean_order_value",
+    "predicted_clv",
+    "probability_alive",
+    "rfm_from_purchases",
+]

@@ -1,0 +1,182 @@
+"""The one settings object: every knob of the pipeline, read from `RETENTION_*` variables.
+
+Nested groups use `__` in variable names, e.g. `RETENTION_KAFKA__BOOTSTRAP_SERVERS`,
+`RETENTION_CLICKHOUSE__DSN`, `RETENTION_SIGNALS__SLA_HOURS`. Switching between the embedded,
+compose and cluster modes is done here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TopicNames(BaseModel):
+    purchases: str = "purchases"
+    support: str = "support-events"
+    surveys: str = "survey-responses"
+    churn_risk: str = "churn-risk"
+    milestones: str = "milestones"
+    dead_letter: str = "dead-letter"
+
+
+class KafkaSettings(BaseModel):
+    # Empty means: start the embedded tansu broker (or find the one `retention up` started).
+    bootstrap_servers: str = ""
+    # NOTE: all three input topics share this count; per-customer state relies on
+    # co-partitioning (producers key by customer_id).
+    partitions: int = Field(4, ge=1)
+    replication_factor: int = Field(1, ge=1)
+    # Prepended to every topic name and the consumer group: lets test runs share a broker.
+    topic_prefix: str = ""
+    topics: TopicNames = TopicNames()
+    consumer_group: str = "retention-pipeline"
+    # Short session timeouts make a consumer-group join take seconds, not ~30 s (runtime.md).
+    session_timeout_s: float = Field(6.0, gt=0)
+    heartbeat_interval_s: float = Field(1.0, gt=0)
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def input_topics(self) -> list[str]:
+        t = self.topics
+        return [self.topic(t.purchases), self.topic(t.support), self.topic(t.surveys)]
+
+    @property
+    def output_topics(self) -> list[str]:
+        t = self.topics
+        return [self.topic(t.churn_risk), self.topic(t.milestones), self.topic(t.dead_letter)]
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.topic_prefix}{self.consumer_group}"
+
+
+class ClickHouseSettings(BaseModel):
+    # `chdb:///path` = embedded chDB folder; `http(s)://user:pass@host:port/db` = a server.
+    dsn: SecretStr = SecretStr("chdb:///./var/clickhouse")
+    # Overrides the DSN's database; tests give each run its own.
+    database: str | None = None
+    client_name: str = "retention-pipeline"
+    connect_timeout_s: float = 10.0
+    # A ClickHouse cluster name turns on ON CLUSTER DDL in migrations (cluster mode).
+    cluster: str | None = None
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.dsn.get_secret_value().startswith("chdb://")
+
+    @property
+    def database_name(self) -> str:
+        if self.database:
+            return self.database
+        path = urlsplit(self.dsn.get_secret_value()).path.strip("/")
+        return "default" if self.is_embedded or not path else path
+
+
+class SinkSettings(BaseModel):
+    # A worker batch is bounded by both: whichever comes first closes it.
+    batch_max_events: int = Field(5000, ge=1)
+    flush_interval_s: float = Field(0.5, gt=0)
+    # Backoff while ClickHouse refuses writes; offsets stay uncommitted meanwhile.
+    retry_initial_s: float = Field(0.5, gt=0)
+    retry_max_s: float = Field(30.0, gt=0)
+
+
+class SignalSettings(BaseModel):
+    nps_detractor_max: int = Field(6, ge=0, le=10)
+    nps_promoter_min: int = Field(9, ge=0, le=10)
+    csat_low_max: int = Field(2, ge=1, le=5)
+    repeated_contacts_tickets: int = Field(3, ge=1)
+    repeated_contacts_window_days: int = Field(30, ge=1)
+    sla_hours: float = Field(72.0, gt=0)
+    overdue_factor: float = Field(2.0, gt=0)
+    overdue_floor_days: float = Field(30.0, ge=0)
+    overdue_min_orders: int = Field(2, ge=2)
+    p_alive_threshold: float = Field(0.3, gt=0, lt=1)
+    spend_decline_ratio: float = Field(0.5, gt=0, lt=1)
+    spend_decline_window_days: int = Field(90, ge=1)
+    spend_decline_min_orders: int = Field(3, ge=1)
+    cooldown_days: float = Field(7.0, ge=0)
+    # Points each rule adds to an alert's 0-100 risk score while its episode is open.
+    rule_weights: dict[str, int] = {
+        "nps_detractor": 30,
+        "low_csat": 25,
+        "support_escalation": 25,
+        "repeated_contacts": 20,
+        "slow_resolution": 25,
+        "inactive_overdue": 35,
+        "low_p_alive": 40,
+        "spend_decline": 30,
+    }
+    # Score at or above which an alert is `medium` / `high`.
+    medium_level_min: int = Field(40, ge=0, le=100)
+    high_level_min: int = Field(70, ge=0, le=100)
+    order_count_milestones: list[int] = [5, 10, 25, 50, 100]
+    lifetime_spend_milestones: list[float] = [100, 500, 1000, 5000]
+    # Events may arrive out of event-time order by up to this much and still be
+    # processed in order (replays and live runs then raise the same alerts).
+    allowed_lateness_s: float = Field(5.0, ge=0)
+    # Live mode: an idle partition's watermark follows the wall clock after this long.
+    idle_watermark_after_s: float = Field(10.0, gt=0)
+    # Off: watermarks follow event time only (pure replays, tests); on: idle partitions
+    # follow the wall clock so absence rules fire when customers send nothing at all.
+    live_watermark: bool = True
+    # Deserialised customer states kept in memory (LRU) in front of the Faust table.
+    state_cache_size: int = Field(200_000, ge=1)
+    # Recent event ids kept per customer to drop re-deliveries before they touch state.
+    recent_event_ids: int = Field(64, ge=1)
+
+
+class ModelSettings(BaseModel):
+    min_buyers: int = 300
+    min_history_days: int = 90
+    min_customers_3plus: int = 20
+    horizon_days: int = 365
+
+
+class WorkerSettings(BaseModel):
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    # Faust commits acknowledged offsets this often.
+    commit_interval_s: float = Field(1.0, gt=0)
+    loglevel: str = "WARNING"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RETENTION_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Path("./var")
+    activity_window_days: int = Field(365, ge=1)
+    lifespan_cap_years: float = Field(20.0, gt=0)
+    kafka: KafkaSettings = KafkaSettings()
+    clickhouse: ClickHouseSettings = ClickHouseSettings()
+    sink: SinkSettings = SinkSettings()
+    signals: SignalSettings = SignalSettings()
+    model: ModelSettings = ModelSettings()
+    worker: WorkerSettings = WorkerSettings()
+
+    @property
+    def run_file(self) -> Path:
+        """Where `retention up` records the embedded broker and worker addresses."""
+        return self.data_dir / "run.json"
+
+    @property
+    def table_dir(self) -> Path:
+        return self.data_dir / "worker"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

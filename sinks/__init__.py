@@ -1,0 +1,1 @@
+"""Writing to ClickHouse: client, migrations, row shapes and the batch sink."""

@@ -1,0 +1,1 @@
+"""One module per agent. Agents import the app, topics, tables and pipeline, never each other."""

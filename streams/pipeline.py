@@ -1,0 +1,124 @@
+"""Glue between Faust and the processor: write, publish, store state, then acknowledge.
+
+The agent (per batch) and the watermark clock (per tick) both come through here, one at a
+time. For every batch the order is fixed: rows into ClickHouse, alerts onto Kafka, state
+into the table, and only then acknowledgements, so an offset is committed only after
+everything it caused is durable (at-least-once; deterministic ids make repeats harmless).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from faust.types import EventT, StreamT
+
+from sinks.clickhouse import ClickHouseSink
+from sinks.client import create_client
+from sinks.migrations import migrate
+from streams.app import app, settings
+from streams.processor import BatchResult, InMessage, StreamProcessor
+from streams.signals import SignalEngine
+from streams.tables import customer_state, read_state, write_state
+from streams.topics import by_name
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.stream: StreamT | None = None
+        self.sink: ClickHouseSink | None = None
+        self.processor = StreamProcessor(settings, SignalEngine(settings.signals), read_state)
+        self.held: dict[int, EventT] = {}
+        self.rows_pending = 0
+        self.started_at = time.time()
+        self.timers_armed = False
+        self.model_status = "no model fitted yet: low_p_alive stays silent"
+
+    def open_sink(self) -> ClickHouseSink:
+        if self.sink is None:
+            client = create_client(settings)
+            migrate(client)
+            self.sink = ClickHouseSink(client, settings.sink)
+        return self.sink
+
+    async def process(self, stream: StreamT, events: list[EventT]) -> None:
+        self.stream = stream
+        messages = [
+            InMessage(e.message.topic, e.message.partition, e.message.offset,
+                      e.key, e.value, e) for e in events
+        ]
+        async with self.lock:
+            self._arm_timers()
+            result = self.processor.process(messages)
+            await self._commit(result)
+            done = {id(h) for h in result.done}
+            for event in events:
+                if id(event) not in done:
+                    # Still in the reorder buffer: keep its offset uncommitted.
+                    event.message.incref()
+                    self.held[id(event)] = event
+
+    async def tick(self) -> None:
+        if self.stream is None:
+            return
+        async with self.lock:
+            result = self.processor.tick()
+            await self._commit(result)
+
+    def forget(self, partitions: set[int]) -> None:
+        self.processor.forget_partitions(partitions)
+        for key, event in list(self.held.items()):
+            if event.message.partition in partitions:
+                del self.held[key]
+
+    def _arm_timers(self) -> None:
+        # Absence timers live in memory; after a start or rebalance re-arm them from the
+        # table (once per assignment).
+        if self.timers_armed:
+            return
+        self.processor.rebuild_timers([v for v in customer_state.values() if v])
+        self.timers_armed = True
+
+    async def _commit(self, result: BatchResult) -> None:
+        sink = self.open_sink()
+        self.rows_pending = len(result.rows)
+        await sink.write_until_done(result.rows)
+        self.rows_pending = 0
+        sent = [
+            await by_name[m.topic].send(key=m.key, value=m.value) for m in result.messages
+        ]
+        if sent:
+            await asyncio.gather(*sent)
+        for customer_id, (state, handle) in result.states.items():
+            write_state(customer_id, state.to_dict(), handle)
+        assert self.stream is not None
+        for handle in result.done:
+            held = self.held.pop(id(handle), None)
+            if held is not None:
+                await self.stream.ack(held)
+
+    def status(self) -> dict[str, Any]:
+        p = self.processor
+        return {
+            "rows_pending": self.rows_pending + len(self.held) + p.buffered(),
+            "events_buffered": p.buffered(),
+            "rows_written": self.sink.rows_written if self.sink else 0,
+            "counters": p.counters,
+            "watermarks": {str(k): v for k, v in p.watermarks().items()},
+            "model": self.model_status,
+            "uptime_s": round(time.time() - self.started_at, 1),
+        }
+
+
+pipeline = Pipeline()
+
+
+@app.on_partitions_revoked.connect
+async def _on_revoked(app_: Any, revoked: set[Any], **kwargs: Any) -> None:
+    pipeline.forget({tp.partition for tp in revoked})
+    pipeline.timers_armed = False

@@ -1,0 +1,341 @@
+"""The stream's logic, free of Faust: messages in; rows, outputs, state and acks out.
+
+Order of work for a batch of raw messages:
+1. parse each message; invalid ones become dead letters (never dropped, never fatal);
+2. valid events go to ClickHouse at once (raw tables dedupe by event_id) and into the
+   partition's event-time reorder buffer;
+3. the partition watermark (the slowest of the three co-partitioned input topics, minus the
+   allowed lateness) releases buffered events in (event time, event id) order; before each
+   event, absence signals due by its time fire, so replays and live runs decide alike;
+4. a message is acknowledged only once released and applied: Kafka offsets are never
+   committed past an event whose effects are not yet written.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from retention.settings import Settings
+from schemas import (
+    ChurnRiskAlert,
+    DeadLetter,
+    EventFamily,
+    InputEvent,
+    InvalidEvent,
+    Milestone,
+    parse_event,
+)
+from sinks.base import RowBatch
+from sinks.rows import alert_row, dead_letter_row, event_row, milestone_row
+from streams.signals.engine import Output, SignalEngine, risk_score
+from streams.state import CustomerState
+
+
+@dataclass(slots=True)
+class InMessage:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    # The transport's handle (a Faust event): acknowledged when the message is done.
+    handle: Any = None
+
+
+@dataclass(slots=True)
+class OutMessage:
+    topic: str
+    key: bytes
+    value: bytes
+
+
+@dataclass
+class BatchResult:
+    rows: RowBatch = field(default_factory=RowBatch)
+    messages: list[OutMessage] = field(default_factory=list)
+    # customer_id -> (state, a handle of that customer's partition for the table write)
+    states: dict[str, tuple[CustomerState, Any]] = field(default_factory=dict)
+    done: list[Any] = field(default_factory=list)
+    alerts: int = 0
+    milestones: int = 0
+    dead_letters: int = 0
+    duplicates: int = 0
+    late: int = 0
+
+
+@dataclass(order=True, slots=True)
+class _Pending:
+    ts: float
+    event_id: str
+    topic: str
+    offset: int
+    partition: int = field(compare=False)
+    event: InputEvent = field(compare=False)
+    handle: Any = field(compare=False)
+
+
+class _Partition:
+    """Reorder buffer, watermark and absence timers of one input partition."""
+
+    def __init__(self, topics: list[str], now: float) -> None:
+        self.buffer: list[_Pending] = []
+        self.timers: list[tuple[float, str]] = []
+        self.max_seen: dict[str, float] = {}
+        self.last_arrival: dict[str, float] = dict.fromkeys(topics, now)
+        self.watermark = float("-inf")
+        self.handle: Any = None
+
+
+class StreamProcessor:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: SignalEngine,
+        load_state: Callable[[str], dict[str, Any] | None],
+        monotonic: Callable[[], float] = time.monotonic,
+        wall_time: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.load_state = load_state
+        self.monotonic = monotonic
+        self.wall_time = wall_time
+        k = settings.kafka
+        self.families: dict[str, EventFamily] = {
+            k.topic(k.topics.purchases): "purchase",
+            k.topic(k.topics.support): "support",
+            k.topic(k.topics.surveys): "survey",
+        }
+        self.topic_alerts = k.topic(k.topics.churn_risk)
+        self.topic_milestones = k.topic(k.topics.milestones)
+        self.topic_dead_letter = k.topic(k.topics.dead_letter)
+        self.lateness = settings.signals.allowed_lateness_s
+        self.idle_after = settings.signals.idle_watermark_after_s
+        self.partitions: dict[int, _Partition] = {}
+        self.cache: OrderedDict[str, CustomerState] = OrderedDict()
+        self.cache_size = settings.signals.state_cache_size
+        self.counters: dict[str, int] = dict.fromkeys(
+            ["events", "alerts", "milestones", "dead_letters", "duplicates", "late"], 0)
+
+    # --- public API -------------------------------------------------------------------
+    def process(self, messages: list[InMessage]) -> BatchResult:
+        result = BatchResult()
+        ingested_at = datetime.now(UTC)
+        touched: set[int] = set()
+        late: list[_Pending] = []
+        for msg in messages:
+            event = self._parse(msg, result, ingested_at)
+            if event is None:
+                continue
+            part = self._partition(msg.partition)
+            part.handle = msg.handle
+            ts = event.occurred_at.timestamp()
+            if ts > part.max_seen.get(msg.topic, float("-inf")):
+                part.max_seen[msg.topic] = ts
+            part.last_arrival[msg.topic] = self.monotonic()
+            pending = _Pending(ts, event.event_id, msg.topic, msg.offset, msg.partition, event,
+                               msg.handle)
+            if ts <= part.watermark:
+                late.append(pending)
+            else:
+                heapq.heappush(part.buffer, pending)
+            touched.add(msg.partition)
+        for partition in touched:
+            self._advance(partition, result)
+        for pending in late:
+            result.late += 1
+            self._apply(pending, result)
+        self._finish(result)
+        return result
+
+    def tick(self) -> BatchResult:
+        """Advance watermarks of partitions gone quiet (live mode): absence rules fire."""
+        result = BatchResult()
+        for partition in list(self.partitions):
+            self._advance(partition, result)
+        self._finish(result)
+        return result
+
+    def forget_partitions(self, partitions: set[int]) -> None:
+        """Drop buffers and cached state of partitions this worker no longer owns.
+
+        Their unacknowledged messages are re-delivered to the new owner.
+        """
+        for p in partitions:
+            self.partitions.pop(p, None)
+        for cid in [c for c, s in self.cache.items() if s.partition in partitions]:
+            del self.cache[cid]
+
+    def rebuild_timers(self, states: list[dict[str, Any]]) -> None:
+        """Re-arm absence timers from stored state (after a restart or a rebalance)."""
+        for data in states:
+            state = CustomerState.from_dict(data)
+            due = self.engine.next_due(state)
+            if due is not None:
+                heapq.heappush(self._partition(state.partition).timers, (due, state.customer_id))
+
+    def buffered(self) -> int:
+        return sum(len(p.buffer) for p in self.partitions.values())
+
+    def watermarks(self) -> dict[int, float]:
+        return {p: part.watermark for p, part in self.partitions.items()}
+
+    # --- steps ------------------------------------------------------------------------
+    def _parse(self, msg: InMessage, result: BatchResult,
+               ingested_at: datetime) -> InputEvent | None:
+        family = self.families.get(msg.topic)
+        reason = None
+        event = None
+        if family is None:
+            reason = f"unexpected topic {msg.topic}"
+        elif msg.value is None:
+            reason = "empty message (tombstone)"
+        else:
+            try:
+                event = parse_event(msg.value, family)
+            except InvalidEvent as exc:
+                reason = exc.reason
+        if event is not None and msg.key is not None and msg.key != event.customer_id.encode():
+            reason = (f"message key {msg.key!r} is not the event's customer_id: "
+                      "keying by customer_id keeps a customer's events in one partition")
+            event = None
+        if event is None:
+            self._dead_letter(msg, reason or "invalid", result)
+            return None
+        table, row = event_row(event, msg.partition, msg.offset, ingested_at)
+        result.rows.add(table, row)
+        return event
+
+    def _dead_letter(self, msg: InMessage, reason: str, result: BatchResult) -> None:
+        raw = msg.value or b""
+        letter = DeadLetter(
+            topic=msg.topic, partition=msg.partition, offset=msg.offset,
+            key=msg.key.decode("utf-8", "replace") if msg.key is not None else None,
+            reason=reason, payload=raw.decode("utf-8", "replace"),
+            payload_b64=base64.b64encode(raw).decode(), failed_at=datetime.now(UTC),
+        )
+        result.rows.add("dead_letters", dead_letter_row(letter))
+        result.messages.append(OutMessage(self.topic_dead_letter, msg.key or b"",
+                                          letter.model_dump_json().encode()))
+        result.dead_letters += 1
+        result.done.append(msg.handle)
+
+    def _advance(self, partition: int, result: BatchResult) -> None:
+        part = self.partitions[partition]
+        now = self.monotonic()
+        active = [ts for topic, ts in part.max_seen.items()
+                  if now - part.last_arrival[topic] < self.idle_after]
+        waiting = [t for t in part.last_arrival
+                   if t not in part.max_seen and now - part.last_arrival[t] < self.idle_after]
+        if waiting:
+            return  # a topic that has sent nothing yet may still bring earlier events
+        if active:
+            candidate = min(active) - self.lateness
+        elif self.settings.signals.live_watermark:
+            candidate = self.wall_time() - self.lateness
+        else:
+            candidate = max(part.max_seen.values(), default=float("-inf"))
+        if candidate <= part.watermark:
+            return
+        part.watermark = candidate
+        while part.buffer and part.buffer[0].ts <= candidate:
+            self._apply(heapq.heappop(part.buffer), result)
+        self._fire_timers(part, candidate, result)
+
+    def _fire_timers(self, part: _Partition, until: float, result: BatchResult) -> None:
+        while part.timers and part.timers[0][0] <= until:
+            due, customer_id = heapq.heappop(part.timers)
+            state = self._state(customer_id, None)
+            current = self.engine.next_due(state)
+            if current is None:
+                continue
+            if current > due:
+                heapq.heappush(part.timers, (current, customer_id))
+                continue
+            self._emit(self.engine.fire_due(state, min(until, current)), result)
+            self._touch(state, part.handle, result)
+
+    def _apply(self, pending: _Pending, result: BatchResult) -> None:
+        event = pending.event
+        part = self.partitions[pending.partition]
+        self._fire_timers(part, pending.ts, result)
+        state = self._state(event.customer_id, pending)
+        result.done.append(pending.handle)
+        if state.seen(event.event_id, self.settings.signals.recent_event_ids):
+            result.duplicates += 1
+            return
+        self._emit(self.engine.apply(state, event), result)
+        self._touch(state, pending.handle, result)
+
+    # --- helpers ------------------------------------------------------------------------
+    def _partition(self, partition: int) -> _Partition:
+        part = self.partitions.get(partition)
+        if part is None:
+            part = self.partitions[partition] = _Partition(list(self.families), self.monotonic())
+        return part
+
+    def _state(self, customer_id: str, pending: _Pending | None) -> CustomerState:
+        state = self.cache.get(customer_id)
+        if state is None:
+            stored = self.load_state(customer_id)
+            state = (CustomerState.from_dict(stored) if stored
+                     else CustomerState(customer_id=customer_id))
+            self.cache[customer_id] = state
+            if len(self.cache) > self.cache_size:
+                self.cache.popitem(last=False)
+        else:
+            self.cache.move_to_end(customer_id)
+        if pending is not None:
+            state.partition = pending.partition
+        return state
+
+    def _touch(self, state: CustomerState, handle: Hashable, result: BatchResult) -> None:
+        result.states[state.customer_id] = (state, handle)
+        due = self.engine.next_due(state)
+        if due is not None:
+            heapq.heappush(self._partition(state.partition).timers, (due, state.customer_id))
+
+    def _emit(self, outputs: list[Output], result: BatchResult) -> None:
+        for out in outputs:
+            if isinstance(out, ChurnRiskAlert):
+                result.rows.add("churn_risk_alerts", alert_row(out))
+                topic = self.topic_alerts
+                result.alerts += 1
+            else:
+                assert isinstance(out, Milestone)
+                result.rows.add("milestones", milestone_row(out))
+                topic = self.topic_milestones
+                result.milestones += 1
+            result.messages.append(
+                OutMessage(topic, out.customer_id.encode(), out.model_dump_json().encode()))
+
+    def _finish(self, result: BatchResult) -> None:
+        for state, _ in result.states.values():
+            result.rows.add("customer_state", state_row(state))
+        c = self.counters
+        c["alerts"] += result.alerts
+        c["milestones"] += result.milestones
+        c["dead_letters"] += result.dead_letters
+        c["duplicates"] += result.duplicates
+        c["late"] += result.late
+        c["events"] += len(result.done) - result.dead_letters
+
+
+def state_row(state: CustomerState) -> tuple[Any, ...]:
+    def at(ts: float | None) -> datetime | None:
+        return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+
+    return (
+        state.customer_id, state.version, at(state.updated_at) or datetime.fromtimestamp(0, UTC),
+        state.orders, state.revenue, at(state.first_purchase_at), at(state.last_purchase_at),
+        len(state.open_tickets), state.latest_nps, state.latest_csat, risk_score(state),
+        sorted(state.episodes), json.dumps(state.to_dict()),
+    )

@@ -1,0 +1,308 @@
+"""The signal engine: one event (or the passing of event time) in, alerts and milestones out.
+
+Pure and deterministic: decisions depend only on state, the event and event time, never on
+the wall clock (only `raised_at` does). The stream processor decides *when* to call it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+from retention.settings import SignalSettings
+from schemas import (
+    ChurnRiskAlert,
+    CustomerSnapshot,
+    InputEvent,
+    Milestone,
+    Purchase,
+    RuleHit,
+    SupportEvent,
+    SurveyResponse,
+)
+from streams.signals.ids import output_id
+from streams.state import DAY, CustomerState, Episode, day_of
+
+Output = ChurnRiskAlert | Milestone
+
+
+class PAliveModel(Protocol):
+    """What the engine needs from a fitted BG/NBD model (retention.model)."""
+
+    def p_alive(self, x: int, t_x: float, T: float) -> float: ...
+
+    def day_p_alive_drops_below(self, x: int, t_x: float, threshold: float) -> float | None: ...
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _add_years(ts: float, years: int) -> float:
+    start = _utc(ts)
+    try:
+        moved = start.replace(year=start.year + years)
+    except ValueError:  # 29 February in a common year
+        moved = start.replace(year=start.year + years, day=28)
+    return moved.timestamp()
+
+
+class SignalEngine:
+    def __init__(
+        self,
+        settings: SignalSettings,
+        model: PAliveModel | None = None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.s = settings
+        self.model = model
+        self.wall_clock = wall_clock
+        self.cooldown_s = settings.cooldown_days * DAY
+        self.sla_s = settings.sla_hours * 3600
+        self.contacts_window_s = settings.repeated_contacts_window_days * DAY
+
+    # --- entry points -------------------------------------------------------------
+    def apply(self, state: CustomerState, event: InputEvent) -> list[Output]:
+        """Fold one event (already deduplicated, in event-time order) into state."""
+        ts = event.occurred_at.timestamp()
+        out: list[Output] = []
+        if isinstance(event, Purchase):
+            self._on_purchase(state, event, ts, out)
+        elif isinstance(event, SupportEvent):
+            self._on_support(state, event, ts, out)
+        elif isinstance(event, SurveyResponse):
+            self._on_survey(state, event, ts, out)
+        self._check_spend_decline(state, ts, event.event_id, out)
+        state.updated_at = max(state.updated_at, ts)
+        state.version += 1
+        return out
+
+    def next_due(self, state: CustomerState) -> float | None:
+        """Event time of this customer's next absence signal, if one is pending."""
+        due = [d for d, _ in self._pending_absence(state)]
+        return min(due) if due else None
+
+    def fire_due(self, state: CustomerState, until: float) -> list[Output]:
+        """Raise every absence signal due at or before `until`, earliest first."""
+        out: list[Output] = []
+        while True:
+            pending = [(d, fire) for d, fire in self._pending_absence(state) if d <= until]
+            if not pending:
+                break
+            due, fire = min(pending, key=lambda p: p[0])
+            fire(due, out)
+            state.updated_at = max(state.updated_at, due)
+            state.version += 1
+        return out
+
+    # --- event-driven logic ---------------------------------------------------------
+    def _on_purchase(self, state: CustomerState, e: Purchase, ts: float,
+                     out: list[Output]) -> None:
+        if e.kind == "refund":
+            state.refunds += e.amount
+            return
+        had_episodes = sorted(state.episodes)
+        state.record_order(ts, e.amount)
+        if had_episodes:
+            state.episodes.clear()
+            self._milestone(state, out, "win_back", ts, e.event_id, value=None,
+                            detail="purchase after open risk episodes: " + ", ".join(had_episodes),
+                            key=(ts, e.event_id))
+        if state.orders == 1:
+            self._milestone(state, out, "first_purchase", ts, e.event_id, value=1,
+                            detail=f"first order {e.order_id} ({e.amount:.2f} {e.currency})")
+        elif state.orders == 2:
+            self._milestone(state, out, "repeat_customer", ts, e.event_id, value=2,
+                            detail=f"second order {e.order_id}: the customer came back")
+        if state.orders in self.s.order_count_milestones:
+            self._milestone(state, out, "order_count", ts, e.event_id, value=state.orders,
+                            detail=f"order number {state.orders}")
+        tiers = sorted(self.s.lifetime_spend_milestones)
+        while (state.lifetime_spend_tier < len(tiers)
+               and state.revenue >= tiers[state.lifetime_spend_tier]):
+            tier = tiers[state.lifetime_spend_tier]
+            state.lifetime_spend_tier += 1
+            self._milestone(state, out, "lifetime_spend", ts, e.event_id, value=tier,
+                            detail=f"lifetime spend {state.revenue:.2f} crossed {tier:g}")
+
+    def _on_support(self, state: CustomerState, e: SupportEvent, ts: float,
+                    out: list[Output]) -> None:
+        if e.action == "opened":
+            state.record_ticket_opened(e.ticket_id, ts, self.contacts_window_s)
+            recent = state.tickets_opened_since(ts - self.contacts_window_s)
+            if recent >= self.s.repeated_contacts_tickets:
+                self._risk(state, out, "repeated_contacts", ts, e.event_id,
+                           f"{recent} tickets opened in {self.s.repeated_contacts_window_days} "
+                           f"days (threshold {self.s.repeated_contacts_tickets})")
+        elif e.action in ("reopened", "escalated"):
+            state.open_tickets.setdefault(e.ticket_id, ts)
+            self._risk(state, out, "support_escalation", ts, e.event_id,
+                       f"ticket {e.ticket_id} {e.action} via {e.channel}")
+        elif e.action in ("resolved", "closed"):
+            state.close_ticket(e.ticket_id)
+
+    def _on_survey(self, state: CustomerState, e: SurveyResponse, ts: float,
+                   out: list[Output]) -> None:
+        if e.survey == "nps":
+            if state.latest_nps_at is None or ts >= state.latest_nps_at:
+                state.latest_nps, state.latest_nps_at = e.score, ts
+            if e.score <= self.s.nps_detractor_max:
+                self._risk(state, out, "nps_detractor", ts, e.event_id,
+                           f"NPS answer {e.score} (detractor, 0-{self.s.nps_detractor_max})")
+            elif e.score >= self.s.nps_promoter_min:
+                self._milestone(state, out, "promoter", ts, e.event_id, value=e.score,
+                                detail=f"NPS answer {e.score} (promoter)", key=(e.event_id,))
+        else:
+            if state.latest_csat_at is None or ts >= state.latest_csat_at:
+                state.latest_csat, state.latest_csat_at = e.score, ts
+            if e.score <= self.s.csat_low_max:
+                about = f" about ticket {e.ticket_id}" if e.ticket_id else ""
+                self._risk(state, out, "low_csat", ts, e.event_id,
+                           f"CSAT answer {e.score} of 5{about} (low: 1-{self.s.csat_low_max})")
+
+    def _check_spend_decline(self, state: CustomerState, ts: float, trigger: str | None,
+                             out: list[Output]) -> None:
+        if state.orders < self.s.spend_decline_min_orders:
+            return
+        window = self.s.spend_decline_window_days
+        _, recent = state.trailing(ts, window)
+        _, previous = state.trailing(ts, window, offset_days=window)
+        if previous > 0 and recent < self.s.spend_decline_ratio * previous:
+            self._risk(state, out, "spend_decline", ts, trigger,
+                       f"revenue in the last {window} days {recent:.2f} is below "
+                       f"{self.s.spend_decline_ratio:.0%} of the {window} days before "
+                       f"({previous:.2f})")
+
+    # --- absence logic ------------------------------------------------------------------
+    def _pending_absence(self, state: CustomerState) -> list[tuple[float, Callable]]:
+        pending: list[tuple[float, Callable]] = []
+        overdue = self._overdue_due(state)
+        if overdue is not None and "inactive_overdue" not in state.episodes:
+            pending.append((overdue, lambda d, out: self._fire_overdue(state, d, out)))
+        for ticket_id, opened in state.open_tickets.items():
+            if ticket_id not in state.sla_alerted_tickets:
+                pending.append((opened + self.sla_s,
+                                lambda d, out, t=ticket_id: self._fire_sla(state, t, d, out)))
+        if state.first_purchase_at is not None:
+            years = state.anniversaries_done + 1
+            pending.append((_add_years(state.first_purchase_at, years),
+                            lambda d, out: self._fire_anniversary(state, d, out)))
+        p_alive_due = self._p_alive_due(state)
+        if p_alive_due is not None and "low_p_alive" not in state.episodes:
+            pending.append((p_alive_due, lambda d, out: self._fire_p_alive(state, d, out)))
+        return pending
+
+    def _overdue_due(self, state: CustomerState) -> float | None:
+        gap = state.mean_interpurchase_s
+        if state.orders < self.s.overdue_min_orders or gap is None or not state.last_purchase_at:
+            return None
+        return state.last_purchase_at + max(self.s.overdue_factor * gap,
+                                            self.s.overdue_floor_days * DAY)
+
+    def _fire_overdue(self, state: CustomerState, due: float, out: list[Output]) -> None:
+        gap_days = (state.mean_interpurchase_s or 0) / DAY
+        silent_days = (due - (state.last_purchase_at or due)) / DAY
+        self._risk(state, out, "inactive_overdue", due, None,
+                   f"no purchase for {silent_days:.1f} days; this customer usually buys every "
+                   f"{gap_days:.1f} days (factor {self.s.overdue_factor:g}, floor "
+                   f"{self.s.overdue_floor_days:g} days)")
+
+    def _fire_sla(self, state: CustomerState, ticket_id: str, due: float,
+                  out: list[Output]) -> None:
+        state.sla_alerted_tickets.append(ticket_id)
+        self._risk(state, out, "slow_resolution", due, None,
+                   f"ticket {ticket_id} unresolved after {self.s.sla_hours:g} h (SLA)")
+
+    def _fire_anniversary(self, state: CustomerState, due: float, out: list[Output]) -> None:
+        state.anniversaries_done += 1
+        years = state.anniversaries_done
+        self._milestone(state, out, "anniversary", due, None, value=years,
+                        detail=f"{years} year{'s' if years > 1 else ''} since the first purchase")
+
+    def _p_alive_due(self, state: CustomerState) -> float | None:
+        if self.model is None or state.last_purchase_day is None:
+            return None
+        inputs = state.bgnbd_inputs(state.last_purchase_at or 0)
+        if inputs is None or inputs[0] < 1:
+            return None  # BG/NBD: a customer with no repeat purchase is alive by definition
+        x, t_x, _ = inputs
+        day = self.model.day_p_alive_drops_below(x, t_x, self.s.p_alive_threshold)
+        if day is None or state.first_purchase_day is None:
+            return None
+        return (state.first_purchase_day + math.ceil(day)) * DAY
+
+    def _fire_p_alive(self, state: CustomerState, due: float, out: list[Output]) -> None:
+        self._refresh_p_alive(state, due)
+        self._risk(state, out, "low_p_alive", due, None,
+                   f"BG/NBD probability alive {state.p_alive:.2f} fell below "
+                   f"{self.s.p_alive_threshold:g}")
+
+    # --- output builders ----------------------------------------------------------------
+    def _refresh_p_alive(self, state: CustomerState, now: float) -> None:
+        inputs = state.bgnbd_inputs(now)
+        if self.model is not None and inputs is not None:
+            state.p_alive = self.model.p_alive(*inputs)
+
+    def _risk(self, state: CustomerState, out: list[Output], rule: str, ts: float,
+              trigger: str | None, detail: str) -> None:
+        weight = self.s.rule_weights.get(rule, 0)
+        episode = state.episodes.get(rule)
+        if episode is not None and ts - episode.last_alert_at < self.cooldown_s:
+            episode.detail = detail  # same episode, inside the cooldown: no new alert
+            return
+        if episode is None:
+            state.episodes[rule] = Episode(ts, ts, detail, weight)
+        else:
+            episode.last_alert_at, episode.detail = ts, detail
+        self._refresh_p_alive(state, ts)
+        hits = [
+            RuleHit(rule_id=r, weight=e.weight, detail=e.detail, decided_at=_utc(e.last_alert_at))
+            for r, e in sorted(state.episodes.items())
+        ]
+        score = min(100, sum(h.weight for h in hits))
+        level = ("high" if score >= self.s.high_level_min
+                 else "medium" if score >= self.s.medium_level_min else "low")
+        out.append(ChurnRiskAlert(
+            alert_id=output_id(state.customer_id, rule, round(ts * 1000), trigger),
+            customer_id=state.customer_id, rule_id=rule, decided_at=_utc(ts),
+            raised_at=self.wall_clock(), score=score, level=level, rules=hits,
+            trigger_event_id=trigger, state=self.snapshot(state, ts),
+        ))
+
+    def _milestone(self, state: CustomerState, out: list[Output], kind: str, ts: float,
+                   trigger: str | None, value: float | None, detail: str,
+                   key: tuple[object, ...] = ()) -> None:
+        out.append(Milestone(
+            milestone_id=output_id(state.customer_id, kind, value, *key),
+            customer_id=state.customer_id, kind=kind, value=value, detail=detail,
+            decided_at=_utc(ts), raised_at=self.wall_clock(), trigger_event_id=trigger,
+            state=self.snapshot(state, ts),
+        ))
+
+    def snapshot(self, state: CustomerState, ts: float) -> CustomerSnapshot:
+        window = self.s.spend_decline_window_days
+        gap = state.mean_interpurchase_s
+        return CustomerSnapshot(
+            orders=state.orders,
+            revenue=round(state.revenue, 6),
+            first_purchase_at=_utc(state.first_purchase_at) if state.first_purchase_at else None,
+            last_purchase_at=_utc(state.last_purchase_at) if state.last_purchase_at else None,
+            mean_interpurchase_days=round(gap / DAY, 6) if gap is not None else None,
+            revenue_90d=round(state.trailing(ts, window)[1], 6),
+            revenue_prev_90d=round(state.trailing(ts, window, offset_days=window)[1], 6),
+            tickets_opened_30d=state.tickets_opened_since(ts - self.contacts_window_s),
+            open_tickets=len(state.open_tickets),
+            latest_nps=state.latest_nps,
+            latest_csat=state.latest_csat,
+            p_alive=round(state.p_alive, 6) if state.p_alive is not None else None,
+            open_risk_rules=sorted(state.episodes),
+        )
+
+
+def risk_score(state: CustomerState) -> int:
+    return min(100, sum(e.weight for e in state.episodes.values()))
+
+
+__all__ = ["Output", "PAliveModel", "SignalEngine", "day_of", "risk_score"]
