@@ -89,14 +89,38 @@ def _wait_for_metadata(admin: KafkaAdminClient, topics: list[str], timeout_s: fl
 
 
 def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
-    consumer = KafkaConsumer(**client_config(settings), enable_auto_commit=False)
+    """The true log end per partition.
+
+    ListOffsets alone is not enough: the embedded tansu answers with the last record
+    *batch*'s base offset + 1, short of the end whenever a batch holds several records.
+    A fetch from just before that answer returns the real high watermark, on any broker.
+    """
+    consumer = KafkaConsumer(**client_config(settings), enable_auto_commit=False,
+                             fetch_max_wait_ms=100)
     try:
         partitions = [
             TopicPartition(t, p)
             for t in topics
             for p in sorted(consumer.partitions_for_topic(t) or [])
         ]
-        return consumer.end_offsets(partitions) if partitions else {}
+        if not partitions:
+            return {}
+        reported = consumer.end_offsets(partitions)
+        nonempty = [tp for tp, end in reported.items() if end > 0]
+        consumer.assign(nonempty)
+        for tp in nonempty:
+            consumer.seek(tp, reported[tp] - 1)
+        deadline = time.monotonic() + 10
+        ends = dict(reported)
+        missing = set(nonempty)
+        while missing and time.monotonic() < deadline:
+            consumer.poll(timeout_ms=200, max_records=1)
+            for tp in list(missing):
+                high = consumer.highwater(tp)
+                if high is not None:
+                    ends[tp] = max(high, reported[tp])
+                    missing.discard(tp)
+        return ends
     finally:
         consumer.close()
 

@@ -9,6 +9,7 @@ everything it caused is durable (at-least-once; deterministic ids make repeats h
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import Any
@@ -32,7 +33,10 @@ class Pipeline:
         self.lock = asyncio.Lock()
         self.stream: StreamT | None = None
         self.sink: ClickHouseSink | None = None
-        self.processor = StreamProcessor(settings, SignalEngine(settings.signals), read_state)
+        self.processor = StreamProcessor(settings, SignalEngine(settings.signals),
+                                         self._load_state)
+        # States read back from ClickHouse when the table starts empty (see _arm_timers).
+        self.seed: dict[str, dict[str, Any]] = {}
         self.held: dict[int, EventT] = {}
         self.rows_pending = 0
         self.started_at = time.time()
@@ -81,10 +85,36 @@ class Pipeline:
         # table (once per assignment).
         if self.timers_armed:
             return
-        self.processor.rebuild_timers([v for v in customer_state.values() if v])
+        stored = [v for v in customer_state.values() if v]
+        if not stored:
+            stored = self._seed_from_clickhouse()
+        self.processor.rebuild_timers(stored)
         self.timers_armed = True
 
+    def _seed_from_clickhouse(self) -> list[dict[str, Any]]:
+        """An empty table beside a non-empty customer_state table means the changelog is
+        gone (the embedded broker keeps topics in memory only): carry on from the state
+        the sink last wrote instead of starting every customer from zero."""
+        mine = {tp.partition for tp in app.assignor.assigned_actives()}
+        sink = self.open_sink()
+        with sink.lock:
+            rows = sink.client.query(
+                "SELECT state FROM customer_state FINAL").result_rows
+        states = [json.loads(r[0]) for r in rows]
+        self.seed = {s["customer_id"]: s for s in states if s.get("partition") in mine}
+        if self.seed:
+            log.warning("table empty: resumed %d customer states from ClickHouse", len(self.seed))
+        return list(self.seed.values())
+
+    def _load_state(self, customer_id: str) -> dict[str, Any] | None:
+        value = read_state(customer_id)
+        if value is None and self.seed:
+            value = self.seed.pop(customer_id, None)
+        return value
+
     async def _commit(self, result: BatchResult) -> None:
+        if not (len(result.rows) or result.messages or result.states or result.done):
+            return
         sink = self.open_sink()
         self.rows_pending = len(result.rows)
         await sink.write_until_done(result.rows)

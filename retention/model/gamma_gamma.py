@@ -84,23 +84,26 @@ class _NegLogLik:
         self.log_m = np.log(m_x[keep])
         self.log_x = np.log(self.x)
         self.total_w = float(self.w.sum())
+        # Gamma-function terms depend on x alone: evaluate them per distinct x and gather.
+        self.ux, self.ix = np.unique(self.x, return_inverse=True)
 
     def __call__(self, theta: FloatArray) -> tuple[float, FloatArray]:
         p, q, v = np.exp(theta)
         x, w = self.x, self.w
         px = p * x
+        upx, ix = p * self.ux, self.ix
         log_vxm = np.log(v + self.xm)
         ll = (
-            gammaln(px + q)
-            - gammaln(px)
+            (gammaln(upx + q) - gammaln(upx))[ix]
             - gammaln(q)
             + q * np.log(v)
             + (px - 1.0) * self.log_m
             + px * self.log_x
             - (px + q) * log_vxm
         )
-        dig_pxq = digamma(px + q)
-        g_p = x * (dig_pxq - digamma(px) + self.log_m + self.log_x - log_vxm)
+        u_dig_pxq = digamma(upx + q)
+        dig_pxq = u_dig_pxq[ix]
+        g_p = x * ((u_dig_pxq - digamma(upx))[ix] + self.log_m + self.log_x - log_vxm)
         g_q = dig_pxq - digamma(q) + np.log(v) - log_vxm
         g_v = q / v - (px + q) / (v + self.xm)
         scale = -1.0 / self.total_w

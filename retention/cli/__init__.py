@@ -1,0 +1,1 @@
+"""The `retention` command: one module per command group."""

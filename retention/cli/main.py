@@ -1,0 +1,38 @@
+"""Entry point of the `retention` command."""
+
+from __future__ import annotations
+
+import click
+
+from retention.cli.alerts import alerts
+from retention.cli.db import db
+from retention.cli.demo import demo
+from retention.cli.publish import publish
+from retention.cli.run import up, worker
+from retention.cli.schemas import schemas_group
+from retention.cli.status import status
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """retention-pipeline: customer-retention analytics on Kafka, Faust and ClickHouse.
+
+    Configuration comes from RETENTION_* environment variables (see README).
+    """
+
+
+for command in (up, worker, publish, status, alerts, db, schemas_group, demo):
+    cli.add_command(command)
+
+try:  # KPI and model groups (issue 3) register themselves when present.
+    from retention.cli.kpi import kpi
+    from retention.cli.model import model
+
+    cli.add_command(kpi)
+    cli.add_command(model)
+except ImportError:  # pragma: no cover
+    pass
+
+
+if __name__ == "__main__":
+    cli()

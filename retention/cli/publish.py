@@ -1,0 +1,38 @@
+"""`retention publish FILE`: validated JSON lines onto the input topics."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from retention.cli import exit_codes
+from retention.cli.common import fail
+from retention.kafka import BrokerUnavailable
+from retention.publisher import TOPIC_ALIASES, Publisher
+from retention.settings import get_settings
+
+
+@click.command()
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--topic", type=click.Choice(sorted(TOPIC_ALIASES)), default=None,
+              help="Send every line to this topic; by default each line's `type` decides.")
+def publish(file, topic: str | None) -> None:
+    """Validate and publish JSON lines from FILE (`-` for stdin).
+
+    Invalid lines are reported with their line numbers and not sent. Exit status 0 only if
+    every line was sent, 1 if some were rejected, 3 if Kafka is unreachable.
+    """
+    settings = get_settings()
+    try:
+        publisher = Publisher(settings)
+    except (BrokerUnavailable, Exception) as exc:  # kafka-python raises several kinds
+        fail(f"cannot reach Kafka: {exc}")
+    try:
+        report = publisher.publish_lines(file, topic)
+    finally:
+        publisher.close()
+    for number, reason in report.rejected:
+        click.echo(f"line {number}: {reason}", err=True)
+    click.echo(f"sent {report.sent}, rejected {len(report.rejected)}", err=True)
+    sys.exit(exit_codes.PARTIAL if report.rejected else exit_codes.OK)

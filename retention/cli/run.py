@@ -1,0 +1,71 @@
+"""`retention up` and `retention worker`: run the pipeline in the foreground."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from retention.cli import exit_codes
+from retention.cli.common import fail
+from retention.embedded.broker import BrokerError, start_broker
+from retention.embedded.runfile import RunInfo, read_run_file, remove_run_file, write_run_file
+from retention.embedded.stack import forget_local_tables
+from retention.kafka import BrokerUnavailable, ensure_topics
+from retention.settings import get_settings
+
+
+@click.command()
+def up() -> None:
+    """Embedded broker + worker in the foreground until Ctrl-C (data under the data dir)."""
+    settings = get_settings()
+    if read_run_file(settings.run_file) is not None:
+        fail(f"a pipeline is already running (see {settings.run_file})", exit_codes.USAGE)
+    broker = None
+    servers = settings.kafka.bootstrap_servers
+    if not servers:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            broker = start_broker(log_path=settings.data_dir / "broker.log")
+        except BrokerError as exc:
+            fail(str(exc))
+        servers = broker.bootstrap_servers
+        forget_local_tables(settings)
+    w = settings.worker
+    write_run_file(settings.run_file, RunInfo(servers, f"http://{w.web_host}:{w.web_port}",
+                                              os.getpid()))
+    try:
+        ensure_topics(settings, servers)
+        click.echo(f"retention up: Kafka at {servers}, worker at http://{w.web_host}:"
+                   f"{w.web_port}, ClickHouse {_dsn_label(settings)}; Ctrl-C stops.", err=True)
+        from streams.worker import run_worker
+
+        run_worker(w.loglevel)
+    except BrokerUnavailable as exc:
+        fail(str(exc))
+    finally:
+        remove_run_file(settings.run_file)
+        if broker is not None:
+            broker.stop()
+
+
+@click.command()
+def worker() -> None:
+    """Only the worker, against configured Kafka (or the broker `retention up` started)."""
+    settings = get_settings()
+    try:
+        ensure_topics(settings)
+    except BrokerUnavailable as exc:
+        fail(str(exc))
+    from streams.worker import run_worker
+
+    run_worker(settings.worker.loglevel)
+
+
+def _dsn_label(settings) -> str:
+    ch = settings.clickhouse
+    if ch.is_embedded:
+        from sinks.client import chdb_path
+
+        return f"embedded at {chdb_path(ch.dsn.get_secret_value())}"
+    return "server (DSN from settings)"

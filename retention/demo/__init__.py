@@ -1,0 +1,1 @@
+"""Synthetic, seeded retention histories for demos, tests and benchmarks."""

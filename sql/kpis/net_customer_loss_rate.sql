@@ -1,0 +1,31 @@
+-- net_customer_loss_rate = (S - E) / S, S = customers active at `start`, E = customers
+-- active at `end`. The sources' literal "annual churn = (customers at start - customers at
+-- end) / customers", kept for comparison and named net: gains offset losses, so it is
+-- negative for a growing base.
+-- "Active at t" = at least one order in [t - activity_window_days, t).
+-- Grain: one row for the period.
+-- Parameters: {start:Date}, {end:Date}: the period [start, end), whole UTC days;
+--             {activity_window_days:UInt32}.
+-- NULL when nobody was active at `start`.
+WITH
+recent_days AS (
+    -- Date32: `start - window` may fall before 1970, where Date would wrap around.
+    SELECT customer_id, day
+    FROM purchase_days
+    WHERE day >= toDate32({start:Date}) - {activity_window_days:UInt32} AND day < {end:Date}
+),
+active AS (
+    SELECT
+        uniqExactIf(customer_id,
+                    day >= toDate32({start:Date}) - {activity_window_days:UInt32}
+                    AND day < {start:Date}) AS active_at_start,
+        uniqExactIf(customer_id,
+                    day >= toDate32({end:Date}) - {activity_window_days:UInt32}
+                    AND day < {end:Date}) AS active_at_end
+    FROM recent_days
+)
+SELECT
+    if(active_at_start = 0, NULL,
+       (toInt64(active_at_start) - toInt64(active_at_end)) / active_at_start)
+        AS net_customer_loss_rate
+FROM active
