@@ -88,6 +88,10 @@ class _Partition:
     def __init__(self, topics: list[str], now: float) -> None:
         self.buffer: list[_Pending] = []
         self.timers: list[tuple[float, str]] = []
+        # The one due time armed per customer. Heap entries that disagree are superseded:
+        # dropped when popped, and compacted away when they outnumber live ones, so the heap
+        # grows with customers, not with events applied.
+        self.armed: dict[str, float] = {}
         self.max_seen: dict[str, float] = {}
         self.last_arrival: dict[str, float] = dict.fromkeys(topics, now)
         self.watermark = float("-inf")
@@ -164,6 +168,18 @@ class StreamProcessor:
         self._finish(result)
         return result
 
+    def drain(self, until: float) -> BatchResult:
+        """Replays: advance every partition to event time `until`, whatever the topics do.
+
+        Releases buffered events up to `until` and fires absence signals due by then, as if
+        every input topic had reached `until`; later events stay buffered.
+        """
+        result = BatchResult()
+        for part in self.partitions.values():
+            self._release(part, until, result)
+        self._finish(result)
+        return result
+
     def forget_partitions(self, partitions: set[int]) -> None:
         """Drop buffers and cached state of partitions this worker no longer owns.
 
@@ -178,9 +194,7 @@ class StreamProcessor:
         """Re-arm absence timers from stored state (after a restart or a rebalance)."""
         for data in states:
             state = CustomerState.from_dict(data)
-            due = self.engine.next_due(state)
-            if due is not None:
-                heapq.heappush(self._partition(state.partition).timers, (due, state.customer_id))
+            self._arm(self._partition(state.partition), state)
 
     def buffered(self) -> int:
         return sum(len(p.buffer) for p in self.partitions.values())
@@ -243,22 +257,28 @@ class StreamProcessor:
             candidate = self.wall_time() - self.lateness
         else:
             candidate = max(part.max_seen.values(), default=float("-inf"))
-        if candidate <= part.watermark:
+        self._release(part, candidate, result)
+
+    def _release(self, part: _Partition, until: float, result: BatchResult) -> None:
+        if until <= part.watermark:
             return
-        part.watermark = candidate
-        while part.buffer and part.buffer[0].ts <= candidate:
+        part.watermark = until
+        while part.buffer and part.buffer[0].ts <= until:
             self._apply(heapq.heappop(part.buffer), result)
-        self._fire_timers(part, candidate, result)
+        self._fire_timers(part, until, result)
 
     def _fire_timers(self, part: _Partition, until: float, result: BatchResult) -> None:
         while part.timers and part.timers[0][0] <= until:
             due, customer_id = heapq.heappop(part.timers)
+            if part.armed.get(customer_id) != due:
+                continue  # superseded by a later _arm
+            del part.armed[customer_id]
             state = self._state(customer_id, None)
             current = self.engine.next_due(state)
             if current is None:
                 continue
             if current > due:
-                heapq.heappush(part.timers, (current, customer_id))
+                self._arm(part, state)
                 continue
             self._emit(self.engine.fire_due(state, min(until, current)), result)
             self._touch(state, part.handle, result)
@@ -299,9 +319,20 @@ class StreamProcessor:
 
     def _touch(self, state: CustomerState, handle: Hashable, result: BatchResult) -> None:
         result.states[state.customer_id] = (state, handle)
+        self._arm(self._partition(state.partition), state)
+
+    def _arm(self, part: _Partition, state: CustomerState) -> None:
         due = self.engine.next_due(state)
-        if due is not None:
-            heapq.heappush(self._partition(state.partition).timers, (due, state.customer_id))
+        cid = state.customer_id
+        if due is None:
+            part.armed.pop(cid, None)
+        elif part.armed.get(cid) != due:
+            part.armed[cid] = due
+            heapq.heappush(part.timers, (due, cid))
+            if len(part.timers) > 2 * len(part.armed) + 64:
+                # Superseded entries outnumber live ones: rebuild from the armed dues.
+                part.timers = [(d, c) for c, d in part.armed.items()]
+                heapq.heapify(part.timers)
 
     def _emit(self, outputs: list[Output], result: BatchResult) -> None:
         for out in outputs:

@@ -100,6 +100,13 @@ class CustomerState:
         self.orders += 1
         self.revenue += amount
         day = day_of(ts)
+        # A late order may land on a day before the last one: it is a new purchase day if it
+        # falls outside [first, last] or inside the bucket horizon on a day without orders.
+        # (Older days inside [first, last] are unknown after pruning: assumed already seen.)
+        horizon_start = max(self.daily, default=day) - DAILY_HORIZON_DAYS
+        new_day = (self.first_purchase_day is None or day < self.first_purchase_day
+                   or self.last_purchase_day is None or day > self.last_purchase_day
+                   or (day > horizon_start and day not in self.daily))
         bucket = self.daily.setdefault(day, [0, 0.0])
         bucket[0] += 1
         bucket[1] += amount
@@ -111,19 +118,33 @@ class CustomerState:
         if self.last_purchase_at is None or ts >= self.last_purchase_at:
             self.prev_purchase_at = self.last_purchase_at
             self.last_purchase_at = ts
-        if self.last_purchase_day is None or day > self.last_purchase_day:
+        if new_day:
             self.purchase_days += 1
+        if self.last_purchase_day is None or day > self.last_purchase_day:
             self.last_purchase_day = day
-        if self.first_purchase_day is None:
+        if self.first_purchase_day is None or day < self.first_purchase_day:
             self.first_purchase_day = day
 
     def record_ticket_opened(self, ticket_id: str, ts: float, window_s: float) -> None:
-        self.tickets_opened_at = [t for t in self.tickets_opened_at if t > ts - window_s]
+        # Same window as tickets_opened_since: a ticket exactly `window_s` old still counts.
+        self.tickets_opened_at = [t for t in self.tickets_opened_at if t >= ts - window_s]
         self.tickets_opened_at.append(ts)
         del self.tickets_opened_at[:-MAX_TRACKED_TICKETS]
         self.open_tickets[ticket_id] = ts
+        self._cap_open_tickets()
+
+    def reopen_ticket(self, ticket_id: str, ts: float) -> None:
+        """A reopened or escalated ticket is open again; its SLA runs from `ts` if it was shut."""
+        self.open_tickets.setdefault(ticket_id, ts)
+        self._cap_open_tickets()
+
+    def _cap_open_tickets(self) -> None:
         while len(self.open_tickets) > MAX_TRACKED_TICKETS:
-            del self.open_tickets[next(iter(self.open_tickets))]
+            oldest = next(iter(self.open_tickets))
+            del self.open_tickets[oldest]
+            # Keeps sla_alerted_tickets a subset of open_tickets, hence bounded too.
+            if oldest in self.sla_alerted_tickets:
+                self.sla_alerted_tickets.remove(oldest)
 
     def close_ticket(self, ticket_id: str) -> None:
         self.open_tickets.pop(ticket_id, None)

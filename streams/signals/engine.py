@@ -137,7 +137,7 @@ class SignalEngine:
                            f"{recent} tickets opened in {self.s.repeated_contacts_window_days} "
                            f"days (threshold {self.s.repeated_contacts_tickets})")
         elif e.action in ("reopened", "escalated"):
-            state.open_tickets.setdefault(e.ticket_id, ts)
+            state.reopen_ticket(e.ticket_id, ts)
             self._risk(state, out, "support_escalation", ts, e.event_id,
                        f"ticket {e.ticket_id} {e.action} via {e.channel}")
         elif e.action in ("resolved", "closed"):
@@ -231,7 +231,10 @@ class SignalEngine:
         day = self.model.day_p_alive_drops_below(x, t_x, self.s.p_alive_threshold)
         if day is None or state.first_purchase_day is None:
             return None
-        return (state.first_purchase_day + math.ceil(day)) * DAY
+        # Already below the threshold on the purchase day itself: decide at the purchase,
+        # never at a time before the evidence that armed it.
+        return max((state.first_purchase_day + math.ceil(day)) * DAY,
+                   state.last_purchase_at or 0.0)
 
     def _fire_p_alive(self, state: CustomerState, due: float, out: list[Output]) -> None:
         self._refresh_p_alive(state, due)

@@ -1,0 +1,118 @@
+"""Worker throughput with every rule on vs a naive one-table-write-per-event agent.
+
+Both consume the same backlog on the same embedded broker in one run, so the ratio is
+meaningful on a noisy machine. Prints events/s for each and the ratio.
+
+    python -m bench.throughput [--customers 12000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from retention.demo.synthetic import HistorySpec, generate_history, to_json_lines
+from retention.embedded.stack import LocalStack
+from retention.publisher import Publisher
+
+
+def _wait_until(done, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: {what} did not finish within {timeout_s:.0f} s")
+        time.sleep(0.25)
+
+
+def measure_worker(stack: LocalStack, total: int) -> tuple[float, dict]:
+    """events/s from the first processed event to the last one, read off /status/."""
+    url = f"http://127.0.0.1:{stack.env['RETENTION_WORKER__WEB_PORT']}/status/"
+
+    def status() -> dict | None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return json.load(resp)
+        except OSError:
+            return None
+
+    samples: list[tuple[float, int]] = []
+
+    def done() -> bool:
+        st = status()
+        if st is None:
+            return False
+        n = st["counters"]["events"] + st["counters"]["dead_letters"]
+        if n:
+            samples.append((time.monotonic(), n))
+        return n >= total
+
+    stack.start_worker()
+    _wait_until(done, 900, "the worker")
+    (t0, n0), (t1, n1) = samples[0], samples[-1]
+    return (n1 - n0) / max(t1 - t0, 1e-9), status() or {}
+
+
+def measure_naive(servers: str, folder: Path, total: int) -> float:
+    progress = folder / "naive.progress"
+    env = {**os.environ, "BENCH_BOOTSTRAP_SERVERS": servers, "BENCH_PROGRESS_FILE":
+           str(progress), "BENCH_DATA_DIR": str(folder / "naive")}
+    with open(folder / "naive.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.naive_worker", "worker", "-l", "warning"],
+            env=env, stdout=log, stderr=subprocess.STDOUT)
+    samples: list[tuple[int, float]] = []
+
+    def done() -> bool:
+        try:
+            n, elapsed = progress.read_text().split()
+        except (FileNotFoundError, ValueError):
+            return False
+        samples.append((int(n), float(elapsed)))
+        return int(n) >= total
+
+    try:
+        _wait_until(done, 1800, "the naive agent")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    n, elapsed = samples[-1]
+    return n / max(elapsed, 1e-9)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=12000)
+    args = parser.parse_args()
+    events = generate_history(HistorySpec(customers=args.customers, months=12, seed=3))
+    with tempfile.TemporaryDirectory(prefix="retention-bench-") as tmp:
+        folder = Path(tmp)
+        with LocalStack(folder / "stack", {"RETENTION_WORKER__LOGLEVEL": "ERROR"}) as stack:
+            publisher = Publisher(stack.settings())
+            started = time.monotonic()
+            report = publisher.publish_lines(to_json_lines(events))
+            publisher.close()
+            publish_rate = report.sent / (time.monotonic() - started)
+            worker_rate, status = measure_worker(stack, report.sent)
+            stack.stop_worker()
+            naive_rate = measure_naive(stack.servers or "", folder, report.sent)
+        c = status.get("counters", {})
+        print(f"\nthroughput bench: {report.sent} events, {args.customers} customers, "
+              f"embedded tansu, 4 partitions, one worker process")
+        print(f"  publisher (kafka-python, validated)     {publish_rate:>10,.0f} events/s")
+        print(f"  retention worker, every rule on         {worker_rate:>10,.0f} events/s "
+              f"(alerts {c.get('alerts')}, milestones {c.get('milestones')}, "
+              f"duplicates {c.get('duplicates')})")
+        print(f"  naive agent, table write per event      {naive_rate:>10,.0f} events/s")
+        print(f"  ratio worker / naive                    {worker_rate / naive_rate:>10.1f}x "
+              f"(target >= 3x, and >= 10,000 events/s)")
+
+
+if __name__ == "__main__":
+    main()
