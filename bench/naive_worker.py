@@ -25,6 +25,7 @@ app = faust.App(
     broker=f"kafka://{SERVERS}",
     store="rocksdb://",
     datadir=os.environ["BENCH_DATA_DIR"],
+    topic_partitions=4,
     broker_session_timeout=6,
     broker_heartbeat_interval=1,
     consumer_auto_offset_reset="earliest",
@@ -45,7 +46,7 @@ async def naive(stream):
     async for event in stream.events():
         started = started or time.monotonic()
         parsed = parse_event(event.value, FAMILIES[event.message.topic])
-        current = state[event.key] or {"events": 0, "revenue": 0.0}
+        current = state.get(event.key) or {"events": 0, "revenue": 0.0}
         current["events"] += 1
         current["revenue"] += getattr(parsed, "amount", 0.0)
         state[event.key] = current  # one changelog record per event

@@ -65,7 +65,7 @@ def measure_naive(servers: str, folder: Path, total: int) -> float:
            str(progress), "BENCH_DATA_DIR": str(folder / "naive")}
     with open(folder / "naive.log", "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.naive_worker", "worker", "-l", "warning"],
+            [sys.executable, "-m", "bench.naive_worker", "worker", "-l", "warn"],
             env=env, stdout=log, stderr=subprocess.STDOUT)
     samples: list[tuple[int, float]] = []
 
@@ -93,13 +93,18 @@ def main() -> None:
     events = generate_history(HistorySpec(customers=args.customers, months=12, seed=3))
     with tempfile.TemporaryDirectory(prefix="retention-bench-") as tmp:
         folder = Path(tmp)
-        with LocalStack(folder / "stack", {"RETENTION_WORKER__LOGLEVEL": "ERROR"}) as stack:
+        # A short idle wait: the naive agent has no watermark to wait for at the end.
+        env = {"RETENTION_WORKER__LOGLEVEL": "ERROR",
+               "RETENTION_SIGNALS__IDLE_WATERMARK_AFTER_S": "2"}
+        with LocalStack(folder / "stack", env) as stack:
             publisher = Publisher(stack.settings())
             started = time.monotonic()
             report = publisher.publish_lines(to_json_lines(events))
             publisher.close()
             publish_rate = report.sent / (time.monotonic() - started)
             worker_rate, status = measure_worker(stack, report.sent)
+            print(f"retention worker: {worker_rate:,.0f} events/s; now the naive agent...",
+                  flush=True)
             stack.stop_worker()
             naive_rate = measure_naive(stack.servers or "", folder, report.sent)
         c = status.get("counters", {})

@@ -64,15 +64,15 @@ def event_row(
     return "survey_responses", head + body + meta
 
 
-def alert_row(alert: ChurnRiskAlert) -> Row:
+def alert_row(alert: ChurnRiskAlert, payload: str) -> Row:
+    """`payload` is the alert's JSON, serialised once for the topic and the table."""
     return (alert.alert_id, alert.customer_id, alert.rule_id, alert.decided_at, alert.raised_at,
-            alert.score, alert.level, [r.rule_id for r in alert.rules],
-            alert.model_dump_json())
+            alert.score, alert.level, [r.rule_id for r in alert.rules], payload)
 
 
-def milestone_row(milestone: Milestone) -> Row:
+def milestone_row(milestone: Milestone, payload: str) -> Row:
     return (milestone.milestone_id, milestone.customer_id, milestone.kind, milestone.value,
-            milestone.decided_at, milestone.raised_at, milestone.model_dump_json())
+            milestone.decided_at, milestone.raised_at, payload)
 
 
 def dead_letter_row(letter: DeadLetter) -> Row:

@@ -63,6 +63,8 @@ class BatchResult:
     messages: list[OutMessage] = field(default_factory=list)
     # customer_id -> (state, a handle of that customer's partition for the table write)
     states: dict[str, tuple[CustomerState, Any]] = field(default_factory=dict)
+    # customer_id -> state.to_dict(), made once per batch for the table and ClickHouse
+    state_dicts: dict[str, dict[str, Any]] = field(default_factory=dict)
     done: list[Any] = field(default_factory=list)
     alerts: int = 0
     milestones: int = 0
@@ -336,21 +338,23 @@ class StreamProcessor:
 
     def _emit(self, outputs: list[Output], result: BatchResult) -> None:
         for out in outputs:
+            payload = out.model_dump_json()
             if isinstance(out, ChurnRiskAlert):
-                result.rows.add("churn_risk_alerts", alert_row(out))
+                result.rows.add("churn_risk_alerts", alert_row(out, payload))
                 topic = self.topic_alerts
                 result.alerts += 1
             else:
                 assert isinstance(out, Milestone)
-                result.rows.add("milestones", milestone_row(out))
+                result.rows.add("milestones", milestone_row(out, payload))
                 topic = self.topic_milestones
                 result.milestones += 1
             result.messages.append(
-                OutMessage(topic, out.customer_id.encode(), out.model_dump_json().encode()))
+                OutMessage(topic, out.customer_id.encode(), payload.encode()))
 
     def _finish(self, result: BatchResult) -> None:
-        for state, _ in result.states.values():
-            result.rows.add("customer_state", state_row(state))
+        for customer_id, (state, _) in result.states.items():
+            data = result.state_dicts[customer_id] = state.to_dict()
+            result.rows.add("customer_state", state_row(state, data))
         c = self.counters
         c["alerts"] += result.alerts
         c["milestones"] += result.milestones
@@ -360,7 +364,7 @@ class StreamProcessor:
         c["events"] += len(result.done) - result.dead_letters
 
 
-def state_row(state: CustomerState) -> tuple[Any, ...]:
+def state_row(state: CustomerState, data: dict[str, Any]) -> tuple[Any, ...]:
     def at(ts: float | None) -> datetime | None:
         return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
@@ -368,5 +372,5 @@ def state_row(state: CustomerState) -> tuple[Any, ...]:
         state.customer_id, state.version, at(state.updated_at) or datetime.fromtimestamp(0, UTC),
         state.orders, state.revenue, at(state.first_purchase_at), at(state.last_purchase_at),
         len(state.open_tickets), state.latest_nps, state.latest_csat, risk_score(state),
-        sorted(state.episodes), json.dumps(state.to_dict()),
+        sorted(state.episodes), json.dumps(data),
     )

@@ -61,8 +61,8 @@ def _print_results(settings, spec: HistorySpec) -> None:
     try:
         end = spec.end
         start = end - timedelta(days=365)
-        click.echo(f"\nKPIs for [{start:%Y-%m-%d}, {end:%Y-%m-%d})")
-        _print_kpis(runner, start, end)
+        click.echo("\nKPIs over the last year of the history")
+        _print_kpis(runner, settings, start, end)
         rows = runner.query(
             "SELECT 'churn-risk' AS topic, rule_id AS kind, count() AS alerts "
             "FROM churn_risk_alerts FINAL GROUP BY rule_id "
@@ -74,8 +74,9 @@ def _print_results(settings, spec: HistorySpec) -> None:
         runner.close()
 
 
-def _print_kpis(runner, start, end) -> None:
-    from retention.kpis import kpi_summary_rows
+def _print_kpis(runner, settings, start, end) -> None:
+    from retention.cli.kpi import _emit_scalar
+    from retention.kpis import KPIS, Period
 
-    columns, rows = kpi_summary_rows(runner, start, end)
-    click.echo(render(columns, rows, "table"))
+    names = [name for name, kpi in KPIS.items() if not kpi.matrix]
+    _emit_scalar(names, [Period(start.date(), end.date())], None, runner, settings, "table")
