@@ -1,9 +1,12 @@
 """Glue between Faust and the processor: write, publish, store state, then acknowledge.
 
-The agent (per batch) and the watermark clock (per tick) both come through here, one at a
-time. For every batch the order is fixed: rows into ClickHouse, alerts onto Kafka, state
-into the table, and only then acknowledgements, so an offset is committed only after
-everything it caused is durable (at-least-once; deterministic ids make repeats harmless).
+The agent (per batch) and the watermark clock (per tick) both come through here. Processing
+is sequential; the I/O of a processed batch runs in a writer task, so batch N is written
+while batch N+1 is processed (at most `WRITE_AHEAD` batches in flight: backpressure).
+Every message of a batch is held (its Faust refcount raised) until the writer has put the
+batch's rows into ClickHouse and its alerts onto Kafka, then its states into the table, and
+only then acknowledged: an offset is committed only after everything it caused is durable
+(at-least-once; deterministic ids make repeats harmless).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from streams.signals import SignalEngine
 from streams.tables import customer_state, read_state, write_state
 
 log = logging.getLogger(__name__)
+WRITE_AHEAD = 2
 
 
 class Pipeline:
@@ -37,6 +41,8 @@ class Pipeline:
         # States read back from ClickHouse when the table starts empty (see _arm_timers).
         self.seed: dict[str, dict[str, Any]] = {}
         self.held: dict[int, EventT] = {}
+        self.writes: asyncio.Queue[BatchResult] | None = None
+        self.writer: asyncio.Task[None] | None = None
         self.rows_pending = 0
         self.started_at = time.time()
         self.timers_armed = False
@@ -60,23 +66,53 @@ class Pipeline:
         ]
         async with self.lock:
             self._arm_timers()
+            for event in events:
+                # take_events acknowledges the batch when the agent asks for the next one;
+                # this extra reference keeps each offset uncommitted until the writer (or a
+                # later watermark release) says its effects are durable.
+                event.message.incref()
+                self.held[id(event)] = event
             started = time.perf_counter()
             result = self.processor.process(messages)
             self.seconds["process"] += time.perf_counter() - started
-            await self._commit(result)
-            done = {id(h) for h in result.done}
-            for event in events:
-                if id(event) not in done:
-                    # Still in the reorder buffer: keep its offset uncommitted.
-                    event.message.incref()
-                    self.held[id(event)] = event
+            await self._enqueue(result)
 
     async def tick(self) -> None:
         if self.stream is None:
             return
         async with self.lock:
             result = self.processor.tick()
-            await self._commit(result)
+            await self._enqueue(result)
+
+    async def drain(self) -> None:
+        """Wait until every processed batch is written and acknowledged."""
+        if self.writes is not None:
+            await self.writes.join()
+
+    async def _enqueue(self, result: BatchResult) -> None:
+        if not (len(result.rows) or result.messages or result.states or result.done):
+            return
+        if self.writer is None or self.writer.done():
+            self.writes = asyncio.Queue(maxsize=WRITE_AHEAD)
+            self.writer = asyncio.ensure_future(self._write_loop())
+        assert self.writes is not None
+        self.rows_pending += len(result.rows)
+        await self.writes.put(result)
+
+    async def _write_loop(self) -> None:
+        assert self.writes is not None
+        while True:
+            result = await self.writes.get()
+            try:
+                await self._commit(result)
+            except Exception as exc:
+                # Not a ClickHouse outage (those are retried inside): a bug. Stop the worker;
+                # the batch's messages were never acknowledged, so Kafka redelivers them.
+                log.exception("writing a batch failed; stopping the worker")
+                await app.crash(exc)
+                raise
+            finally:
+                self.writes.task_done()
 
     def forget(self, partitions: set[int]) -> None:
         self.processor.forget_partitions(partitions)
@@ -117,37 +153,39 @@ class Pipeline:
         return value
 
     async def _commit(self, result: BatchResult) -> None:
-        if not (len(result.rows) or result.messages or result.states or result.done):
-            return
         sink = self.open_sink()
-        self.rows_pending = len(result.rows)
-        t0 = time.perf_counter()
-        await sink.write_until_done(result.rows)
-        self.rows_pending = 0
-        t1 = time.perf_counter()
-        # Straight to the producer: its futures resolve once the broker has the record.
-        sent = [await app.producer.send(m.topic, m.key, m.value, partition=None,
-                                        timestamp=None, headers=None)
-                for m in result.messages]
-        if sent:
-            await asyncio.gather(*sent)
-        t2 = time.perf_counter()
+        rows = len(result.rows)
+        # ClickHouse (in a thread) and Kafka at the same time: they do not depend on each other.
+        await asyncio.gather(self._timed("clickhouse", sink.write_until_done(result.rows)),
+                             self._timed("produce", self._produce(result)))
+        self.rows_pending -= rows
+        started = time.perf_counter()
         for customer_id, (_, handle) in result.states.items():
             write_state(customer_id, result.state_dicts[customer_id], handle)
-        t3 = time.perf_counter()
-        self.seconds["clickhouse"] += t1 - t0
-        self.seconds["produce"] += t2 - t1
-        self.seconds["table"] += t3 - t2
+        self.seconds["table"] += time.perf_counter() - started
         assert self.stream is not None
         for handle in result.done:
             held = self.held.pop(id(handle), None)
             if held is not None:
                 await self.stream.ack(held)
 
+    async def _produce(self, result: BatchResult) -> None:
+        # Straight to the producer: its futures resolve once the broker has the record.
+        sent = [await app.producer.send(m.topic, m.key, m.value, partition=None,
+                                        timestamp=None, headers=None)
+                for m in result.messages]
+        if sent:
+            await asyncio.gather(*sent)
+
+    async def _timed(self, stage: str, work: Any) -> None:
+        started = time.perf_counter()
+        await work
+        self.seconds[stage] += time.perf_counter() - started
+
     def status(self) -> dict[str, Any]:
         p = self.processor
         return {
-            "rows_pending": self.rows_pending + len(self.held) + p.buffered(),
+            "rows_pending": self.rows_pending + len(self.held),
             "events_buffered": p.buffered(),
             "rows_written": self.sink.rows_written if self.sink else 0,
             "counters": p.counters,
@@ -163,5 +201,7 @@ pipeline = Pipeline()
 
 @app.on_partitions_revoked.connect
 async def _on_revoked(app_: Any, revoked: set[Any], **kwargs: Any) -> None:
+    # Finish what was processed while the partitions were ours, then let them go.
+    await pipeline.drain()
     pipeline.forget({tp.partition for tp in revoked})
     pipeline.timers_armed = False
