@@ -59,11 +59,11 @@ def measure_worker(stack: LocalStack, total: int) -> tuple[float, dict]:
     return (n1 - n0) / max(t1 - t0, 1e-9), status() or {}
 
 
-def measure_naive(servers: str, folder: Path, total: int) -> float:
-    progress = folder / "naive.progress"
+def measure_naive(servers: str, folder: Path, total: int, mode: str = "naive") -> float:
+    progress = folder / f"{mode}.progress"
     env = {**os.environ, "BENCH_BOOTSTRAP_SERVERS": servers, "BENCH_PROGRESS_FILE":
-           str(progress), "BENCH_DATA_DIR": str(folder / "naive")}
-    with open(folder / "naive.log", "ab") as log:
+           str(progress), "BENCH_DATA_DIR": str(folder / mode), "BENCH_MODE": mode}
+    with open(folder / f"{mode}.log", "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bench.naive_worker", "worker", "-l", "warn"],
             env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -107,6 +107,7 @@ def main() -> None:
                   flush=True)
             stack.stop_worker()
             naive_rate = measure_naive(stack.servers or "", folder, report.sent)
+            floor_rate = measure_naive(stack.servers or "", folder, report.sent, "floor")
         c = status.get("counters", {})
         print(f"\nthroughput bench: {report.sent} events, {args.customers} customers, "
               f"embedded tansu, 4 partitions, one worker process")
@@ -115,6 +116,8 @@ def main() -> None:
               f"(alerts {c.get('alerts')}, milestones {c.get('milestones')}, "
               f"duplicates {c.get('duplicates')})")
         print(f"  naive agent, table write per event      {naive_rate:>10,.0f} events/s")
+        print(f"  Faust take_events doing nothing         {floor_rate:>10,.0f} events/s "
+              "(the ceiling of any Faust agent here)")
         print(f"  ratio worker / naive                    {worker_rate / naive_rate:>10.1f}x "
               f"(target >= 3x, and >= 10,000 events/s)")
 

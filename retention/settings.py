@@ -142,6 +142,8 @@ class ModelSettings(BaseModel):
     min_history_days: int = 90
     min_customers_3plus: int = 20
     horizon_days: int = 365
+    # How often the worker looks for a newly fitted model (it drives `low_p_alive`).
+    reload_interval_s: float = Field(60.0, gt=0)
 
 
 class WorkerSettings(BaseModel):

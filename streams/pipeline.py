@@ -120,6 +120,27 @@ class Pipeline:
             if event.message.partition in partitions:
                 del self.held[key]
 
+    async def refresh_model(self) -> None:
+        """Pick up the newest `retention model fit` result for the low_p_alive rule."""
+        from retention.model.store import load_latest_model
+
+        sink = self.open_sink()
+
+        def load() -> Any:
+            with sink.lock:
+                return load_latest_model(sink.client)
+
+        model = await asyncio.to_thread(load)
+        current = self.processor.engine.model
+        if model is None or getattr(current, "version", None) == model.version:
+            return
+        async with self.lock:
+            self.processor.engine.model = model
+            self.timers_armed = False  # p_alive due times depend on the parameters
+        self.model_status = (f"model v{model.version} fitted on data up to {model.as_of}: "
+                             "low_p_alive active")
+        log.warning("low_p_alive now uses model version %d", model.version)
+
     def _arm_timers(self) -> None:
         # Absence timers live in memory; after a start or rebalance re-arm them from the
         # table (once per assignment).

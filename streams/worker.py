@@ -8,7 +8,7 @@ import faust
 def run_worker(loglevel: str = "WARNING") -> None:
     # Imported here: importing builds the app from settings, which must be final by now.
     from streams import web  # noqa: F401  (registers the views)
-    from streams.agents import customer_events, watermark_clock  # noqa: F401
+    from streams.agents import customer_events, model_refresh, watermark_clock  # noqa: F401
     from streams.app import app
     from streams.pipeline import pipeline
 
