@@ -42,6 +42,8 @@ def status(wait_idle: bool, timeout: float, fmt: str) -> None:
             for name, count in w["counters"].items():
                 click.echo(f"{name}: {count}")
             click.echo(f"low_p_alive: {w['model']}")
+            spent = ", ".join(f"{k} {v:.1f} s" for k, v in w.get("seconds", {}).items())
+            click.echo(f"time spent: {spent}")
         click.echo("idle" if st.idle else "busy")
     if wait_idle and not st.idle:
         click.echo(f"error: not idle after {timeout:g} s", err=True)
