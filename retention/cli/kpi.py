@@ -19,7 +19,16 @@ import click
 
 from retention.cli import exit_codes
 from retention.cli.common import FORMAT_OPTION, fail, render
-from retention.kpis import KPIS, Kpi, Period, Unit, run_all, run_matrix, split_period
+from retention.kpis import (
+    KPIS,
+    Kpi,
+    KpiValue,
+    Period,
+    Unit,
+    run_all,
+    run_matrix,
+    split_period,
+)
 from retention.kpis.runner import Granularity
 from retention.query import QueryError, QueryRunner, open_runner
 from retention.settings import Settings, get_settings
@@ -63,47 +72,52 @@ def _csv(columns: list[str], rows: list[list[Any]]) -> str:
     return out.getvalue().rstrip("\n")
 
 
-def _emit_scalar(kpi_names: list[str], periods: list[Period], by: str | None,
-                 runner: QueryRunner, settings: Settings, fmt: str) -> None:
-    per_period: list[tuple[Period, list[Any]]] = []
-    for period in periods:
-        per_period.append((period, run_all(runner, period, settings, names=kpi_names)))
+def _verdict(value: KpiValue, period: Period) -> str:
+    bench = value.kpi.benchmark
+    if bench and bench.annual and value.value is not None and value.inside is None:
+        return f"n/a ({period.days}-day period)"
+    return {True: "inside", False: "OUTSIDE", None: ""}[value.inside]
+
+
+def _emit_period(values: list[KpiValue], period: Period, fmt: str) -> None:
+    """One period: JSON {output: value}, or a KPI / value / benchmark / verdict table."""
     if fmt == "json":
-        objects = [{v.output: v.value for v in values} for _, values in per_period]
-        if by is None:
-            click.echo(json.dumps(objects[0]))
-        else:
-            click.echo(json.dumps([{"period_start": p.start.isoformat(), **o}
-                                   for (p, _), o in zip(per_period, objects, strict=True)]))
+        click.echo(json.dumps({v.output: v.value for v in values}))
         return
-    if by is None and fmt == "table":
-        period, values = per_period[0]
-        rows = []
-        for v in values:
-            bench = v.kpi.benchmark
-            inside = {True: "inside", False: "OUTSIDE", None: ""}[v.inside]
-            if bench and bench.annual and v.value is not None and v.inside is None:
-                inside = f"n/a ({period.days}-day period)"
-            rows.append([v.output, _format_value(v.kpi.unit, v.value),
-                         bench.describe() if bench else "", inside])
-        click.echo(f"period {period.start} .. {period.end} (end excluded, UTC)")
-        click.echo(render(["KPI", "value", "benchmark", "verdict"], rows, "table"))
-        return
-    outputs = [v.output for v in per_period[0][1]]
-    if by is None:  # csv
-        _, values = per_period[0]
-        click.echo(_csv(["kpi", "value", "benchmark", "inside"],
-                        [[v.output, v.value, v.kpi.benchmark.describe() if v.kpi.benchmark
-                          else "", "" if v.inside is None else v.inside] for v in values]))
-        return
-    rows = [[p.start.isoformat(), *(v.value for v in values)] for p, values in per_period]
+    benchmarks = [v.kpi.benchmark.describe() if v.kpi.benchmark else "" for v in values]
     if fmt == "csv":
-        click.echo(_csv(["period_start", *outputs], rows))
-    else:
-        units = [v.kpi.unit for v in per_period[0][1]]
-        shown = [[r[0], *(_format_value(u, x) for u, x in zip(units, r[1:], strict=True))]
-                 for r in rows]
-        click.echo(render(["period_start", *outputs], shown, "table"))
+        click.echo(_csv(["kpi", "value", "benchmark", "inside"],
+                        [[v.output, v.value, b, "" if v.inside is None else v.inside]
+                         for v, b in zip(values, benchmarks, strict=True)]))
+        return
+    rows = [[v.output, _format_value(v.kpi.unit, v.value), b, _verdict(v, period)]
+            for v, b in zip(values, benchmarks, strict=True)]
+    click.echo(f"period {period.start} .. {period.end} (end excluded, UTC)")
+    click.echo(render(["KPI", "value", "benchmark", "verdict"], rows, "table"))
+
+
+def _emit_periods(per_period: list[tuple[Period, list[KpiValue]]], fmt: str) -> None:
+    """--by: JSON [{period_start, output: value}], or one row per period."""
+    if fmt == "json":
+        click.echo(json.dumps([{"period_start": p.start.isoformat(),
+                                **{v.output: v.value for v in values}}
+                               for p, values in per_period]))
+        return
+    first = per_period[0][1]
+    columns = ["period_start", *(v.output for v in first)]
+    if fmt == "csv":
+        click.echo(_csv(columns, [[p.start.isoformat(), *(v.value for v in values)]
+                                  for p, values in per_period]))
+        return
+    if len(first) > 2:  # `all --by`: one row per KPI reads better than a very wide table
+        rows = [[v.output, *(_format_value(v.kpi.unit, values[i].value)
+                             for _, values in per_period)] for i, v in enumerate(first)]
+        click.echo(render(["KPI", *(p.start.isoformat() for p, _ in per_period)], rows,
+                          "table"))
+        return
+    rows = [[p.start.isoformat(), *(_format_value(v.kpi.unit, v.value) for v in values)]
+            for p, values in per_period]
+    click.echo(render(columns, rows, "table"))
 
 
 def _emit_matrix(kpi: Kpi, period: Period, runner: QueryRunner, settings: Settings,
@@ -152,5 +166,8 @@ def kpi(name: str, start: dt.datetime, end: dt.datetime, by: str | None, fmt: st
             _emit_matrix(chosen, period, runner, settings, fmt)
         else:
             names = [name] if chosen is not None else None
-            _emit_scalar(names or [k.name for k in KPIS.values() if not k.matrix], periods,
-                         by, runner, settings, fmt)
+            per_period = [(p, run_all(runner, p, settings, names=names)) for p in periods]
+            if by is None:
+                _emit_period(per_period[0][1], period, fmt)
+            else:
+                _emit_periods(per_period, fmt)

@@ -67,7 +67,8 @@ def show() -> None:
     if latest is None:
         fail("no model stored yet: run `retention model fit`", exit_codes.NOT_READY)
     bg, gg = latest.bgnbd, latest.gamma_gamma
-    click.echo(f"model v{latest.version}: as of {latest.as_of}, fitted {latest.fitted_at:%Y-%m-%d "
-               f"%H:%M} UTC, {latest.customers:,} customers, horizon {latest.horizon_days} d")
+    fitted = latest.fitted_at.strftime("%Y-%m-%d %H:%M")
+    click.echo(f"model v{latest.version}: as of {latest.as_of}, fitted {fitted} UTC, "
+               f"{latest.customers:,} customers, horizon {latest.horizon_days} d")
     click.echo(f"  BG/NBD (days): r={bg.r:.4g} alpha={bg.alpha:.4g} a={bg.a:.4g} b={bg.b:.4g}")
     click.echo(f"  Gamma-Gamma:   p={gg.p:.4g} q={gg.q:.4g} v={gg.v:.4g}")

@@ -42,6 +42,11 @@ class FitReport:
         return self.model is not None
 
 
+def _to_millisecond(at: dt.datetime) -> dt.datetime:
+    # model_params.fitted_at is DateTime64(3): the returned model equals the stored one.
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
+
+
 def default_as_of(client: Any, today: dt.date | None = None) -> dt.date | None:
     """The last complete UTC day with data: min(last purchase day, yesterday); None if no
     purchase. A replay of old history then calibrates on its own last day, not on today."""
@@ -144,7 +149,7 @@ def fit_model(
     lap("predict")
     model = FittedModel(
         version=next_version(client),
-        fitted_at=fitted_at or dt.datetime.now(dt.UTC),
+        fitted_at=_to_millisecond(fitted_at or dt.datetime.now(dt.UTC)),
         as_of=as_of,
         horizon_days=horizon,
         bgnbd=bg_fit.params,

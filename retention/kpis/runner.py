@@ -91,8 +91,10 @@ def run_matrix(
             value = raw[name]
             if isinstance(value, dt.date):
                 row[name] = value.isoformat()
-            elif isinstance(value, str) or name == "customers":
-                row[name] = value if isinstance(value, str) else int(value)
+            elif isinstance(value, str):  # dates arrive as ISO text through the worker
+                row[name] = value
+            elif name == "customers":
+                row[name] = int(value)
             else:
                 row[name] = _number(value)
         rows.append(row)

@@ -5,19 +5,16 @@
 -- off), each event_id once. Amounts are summed as stored: one currency is assumed.
 -- NULL when the period has no order.
 WITH
-period_orders AS (
-    SELECT customer_id, orders
-    FROM purchase_days
+period_days AS (
+    -- FINAL unions the order sets of one (customer, day) across unmerged parts, so a
+    -- duplicate event_id counts once (see migration 0002).
+    SELECT length(orders) AS order_count, arraySum(o -> o.2, orders) AS revenue
+    FROM purchase_days FINAL
     WHERE day >= {start:Date} AND day < {end:Date}
 ),
-buyers AS (
-    SELECT
-        customer_id,
-        groupUniqArrayArray(orders) AS order_set,
-        length(order_set) AS order_count,
-        arraySum(o -> o.2, order_set) AS revenue
-    FROM period_orders
-    GROUP BY customer_id
+totals AS (
+    SELECT sum(order_count) AS order_count, sum(revenue) AS revenue
+    FROM period_days
 )
-SELECT if(sum(order_count) = 0, NULL, sum(revenue) / sum(order_count)) AS average_order_value
-FROM buyers
+SELECT if(order_count = 0, NULL, revenue / order_count) AS average_order_value
+FROM totals

@@ -23,15 +23,19 @@ spans AS (
     SELECT customer_id, first_purchase_at
     FROM customer_purchase_span
 ),
-active AS (
+customer_activity AS (
+    -- One flag pair per customer: cheaper than two distinct counts over the same rows.
     SELECT
-        uniqExactIf(customer_id,
-                    day >= toDate32({start:Date}) - {activity_window_days:UInt32}
-                    AND day < {start:Date}) AS active_at_start,
-        uniqExactIf(customer_id,
-                    day >= toDate32({end:Date}) - {activity_window_days:UInt32}
-                    AND day < {end:Date}) AS active_at_end
+        customer_id,
+        max(day >= toDate32({start:Date}) - {activity_window_days:UInt32}
+            AND day < {start:Date}) AS at_start,
+        max(day >= toDate32({end:Date}) - {activity_window_days:UInt32}) AS at_end
     FROM recent_days
+    GROUP BY customer_id
+),
+active AS (
+    SELECT countIf(at_start) AS active_at_start, countIf(at_end) AS active_at_end
+    FROM customer_activity
 ),
 new_customers AS (
     SELECT count() AS new_in_period

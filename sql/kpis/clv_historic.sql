@@ -10,9 +10,11 @@
 -- Parameters: {end:Date}; {activity_window_days:UInt32}; {lifespan_cap_years:Float64}.
 -- NULL when the year has no order or nobody was active at its start.
 WITH
-year_orders AS (
-    SELECT customer_id, orders
-    FROM purchase_days
+year_days AS (
+    -- FINAL unions the order sets of one (customer, day) across unmerged parts, so a
+    -- duplicate event_id counts once (see migration 0002).
+    SELECT customer_id, length(orders) AS order_count, arraySum(o -> o.2, orders) AS revenue
+    FROM purchase_days FINAL
     WHERE day >= subtractYears({end:Date}, 1) AND day < {end:Date}
 ),
 recent_days AS (
@@ -25,28 +27,24 @@ spans AS (
     SELECT customer_id, first_purchase_at
     FROM customer_purchase_span
 ),
-buyers AS (
+spend AS (
+    SELECT sum(revenue) AS revenue, sum(order_count) AS order_count,
+           uniqExact(customer_id) AS buyer_count
+    FROM year_days
+),
+customer_activity AS (
+    -- One flag pair per customer: cheaper than two distinct counts over the same rows.
     SELECT
         customer_id,
-        groupUniqArrayArray(orders) AS order_set,
-        length(order_set) AS order_count,
-        arraySum(o -> o.2, order_set) AS revenue
-    FROM year_orders
+        max(day >= toDate32(subtractYears({end:Date}, 1)) - {activity_window_days:UInt32}
+            AND day < subtractYears({end:Date}, 1)) AS at_start,
+        max(day >= toDate32({end:Date}) - {activity_window_days:UInt32}) AS at_end
+    FROM recent_days
     GROUP BY customer_id
 ),
-spend AS (
-    SELECT sum(revenue) AS revenue, sum(order_count) AS order_count, count() AS buyer_count
-    FROM buyers
-),
 active AS (
-    SELECT
-        uniqExactIf(customer_id,
-                    day >= toDate32(subtractYears({end:Date}, 1)) - {activity_window_days:UInt32}
-                    AND day < subtractYears({end:Date}, 1)) AS active_at_start,
-        uniqExactIf(customer_id,
-                    day >= toDate32({end:Date}) - {activity_window_days:UInt32}
-                    AND day < {end:Date}) AS active_at_end
-    FROM recent_days
+    SELECT countIf(at_start) AS active_at_start, countIf(at_end) AS active_at_end
+    FROM customer_activity
 ),
 new_customers AS (
     SELECT count() AS new_in_year
@@ -67,7 +65,9 @@ parts AS (
     FROM spend, active, new_customers
 )
 SELECT
+    -- Explicit NULL branch: least() skips NULL arguments and would return the cap.
     aov * annual_frequency
-        * if(annual_churn <= 0, {lifespan_cap_years:Float64},
-             least(1 / annual_churn, {lifespan_cap_years:Float64})) AS clv_historic
+        * multiIf(annual_churn IS NULL, NULL,
+                  annual_churn <= 0, {lifespan_cap_years:Float64},
+                  least(1 / annual_churn, {lifespan_cap_years:Float64})) AS clv_historic
 FROM parts

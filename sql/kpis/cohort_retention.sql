@@ -26,31 +26,20 @@ cohort_members AS (
     HAVING cohort_month >= {start:Date} AND cohort_month < {end:Date}
        AND min(first_purchase_at) < toDateTime64({end:Date}, 3, 'UTC')
 ),
-cohort_sizes AS (
-    SELECT cohort_month, count() AS customers
-    FROM cohort_members
-    GROUP BY cohort_month
-),
-active_months AS (
-    SELECT DISTINCT customer_id, toStartOfMonth(day) AS month
-    FROM order_days
-),
 cells AS (
-    SELECT m.cohort_month AS cohort_month, dateDiff('month', m.cohort_month, a.month) AS k,
-           count() AS active
-    FROM active_months AS a
-    INNER JOIN cohort_members AS m ON m.customer_id = a.customer_id
+    -- Distinct customers per (cohort, k): one join, no per-customer month list first.
+    SELECT m.cohort_month AS cohort_month,
+           dateDiff('month', m.cohort_month, toStartOfMonth(o.day)) AS k,
+           uniqExact(o.customer_id) AS active
+    FROM order_days AS o
+    INNER JOIN cohort_members AS m ON m.customer_id = o.customer_id
     WHERE k BETWEEN 0 AND 11
     GROUP BY cohort_month, k
-),
-matrix AS (
-    SELECT s.cohort_month AS cohort_month, s.customers AS customers, c.k AS k, c.active AS active
-    FROM cohort_sizes AS s
-    INNER JOIN cells AS c ON c.cohort_month = s.cohort_month
 )
 SELECT
     cohort_month,
-    customers,
+    -- Every member orders in its cohort month (its first order), so cell 0 is the size.
+    sumIf(active, k = 0) AS customers,
     if(addMonths(cohort_month, 0) >= {end:Date}, NULL, sumIf(active, k = 0) / customers)
         AS month_0,
     if(addMonths(cohort_month, 1) >= {end:Date}, NULL, sumIf(active, k = 1) / customers)
@@ -75,6 +64,6 @@ SELECT
         AS month_10,
     if(addMonths(cohort_month, 11) >= {end:Date}, NULL, sumIf(active, k = 11) / customers)
         AS month_11
-FROM matrix
-GROUP BY cohort_month, customers
+FROM cells
+GROUP BY cohort_month
 ORDER BY cohort_month
