@@ -79,7 +79,7 @@ def _verdict(value: KpiValue, period: Period) -> str:
     return {True: "inside", False: "OUTSIDE", None: ""}[value.inside]
 
 
-def _emit_period(values: list[KpiValue], period: Period, fmt: str) -> None:
+def emit_period(values: list[KpiValue], period: Period, fmt: str) -> None:
     """One period: JSON {output: value}, or a KPI / value / benchmark / verdict table."""
     if fmt == "json":
         click.echo(json.dumps({v.output: v.value for v in values}))
@@ -168,6 +168,6 @@ def kpi(name: str, start: dt.datetime, end: dt.datetime, by: str | None, fmt: st
             names = [name] if chosen is not None else None
             per_period = [(p, run_all(runner, p, settings, names=names)) for p in periods]
             if by is None:
-                _emit_period(per_period[0][1], period, fmt)
+                emit_period(per_period[0][1], period, fmt)
             else:
                 _emit_periods(per_period, fmt)

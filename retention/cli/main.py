@@ -7,6 +7,8 @@ import click
 from retention.cli.alerts import alerts
 from retention.cli.db import db
 from retention.cli.demo import demo
+from retention.cli.kpi import kpi
+from retention.cli.model import model
 from retention.cli.publish import publish
 from retention.cli.run import up, worker
 from retention.cli.schemas import schemas_group
@@ -21,17 +23,8 @@ def cli() -> None:
     """
 
 
-for command in (up, worker, publish, status, alerts, db, schemas_group, demo):
+for command in (up, worker, publish, status, alerts, db, schemas_group, demo, kpi, model):
     cli.add_command(command)
-
-try:  # KPI and model groups (issue 3) register themselves when present.
-    from retention.cli.kpi import kpi
-    from retention.cli.model import model
-
-    cli.add_command(kpi)
-    cli.add_command(model)
-except ImportError:  # pragma: no cover
-    pass
 
 
 if __name__ == "__main__":
