@@ -25,7 +25,7 @@ from sinks.migrations import migrate
 from streams.app import app, settings
 from streams.processor import BatchResult, InMessage, StreamProcessor
 from streams.signals import SignalEngine
-from streams.tables import customer_state, read_state, write_state
+from streams.tables import read_state, stored_states, write_state
 
 log = logging.getLogger(__name__)
 WRITE_AHEAD = 2
@@ -146,7 +146,7 @@ class Pipeline:
         # table (once per assignment).
         if self.timers_armed:
             return
-        stored = [v for v in customer_state.values() if v]
+        stored = stored_states()
         if not stored:
             stored = self._seed_from_clickhouse()
         self.processor.rebuild_timers(stored)
@@ -182,7 +182,7 @@ class Pipeline:
         self.rows_pending -= rows
         started = time.perf_counter()
         for customer_id, (_, handle) in result.states.items():
-            write_state(customer_id, result.state_dicts[customer_id], handle)
+            write_state(customer_id, result.state_json[customer_id], handle)
         self.seconds["table"] += time.perf_counter() - started
         assert self.stream is not None
         for handle in result.done:

@@ -63,8 +63,8 @@ class BatchResult:
     messages: list[OutMessage] = field(default_factory=list)
     # customer_id -> (state, a handle of that customer's partition for the table write)
     states: dict[str, tuple[CustomerState, Any]] = field(default_factory=dict)
-    # customer_id -> state.to_dict(), made once per batch for the table and ClickHouse
-    state_dicts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # customer_id -> the state as JSON, serialised once per batch for table and ClickHouse
+    state_json: dict[str, str] = field(default_factory=dict)
     done: list[Any] = field(default_factory=list)
     alerts: int = 0
     milestones: int = 0
@@ -353,7 +353,7 @@ class StreamProcessor:
 
     def _finish(self, result: BatchResult) -> None:
         for customer_id, (state, _) in result.states.items():
-            data = result.state_dicts[customer_id] = state.to_dict()
+            data = result.state_json[customer_id] = json.dumps(state.to_dict())
             result.rows.add("customer_state", state_row(state, data))
         c = self.counters
         c["alerts"] += result.alerts
@@ -364,7 +364,7 @@ class StreamProcessor:
         c["events"] += len(result.done) - result.dead_letters
 
 
-def state_row(state: CustomerState, data: dict[str, Any]) -> tuple[Any, ...]:
+def state_row(state: CustomerState, data: str) -> tuple[Any, ...]:
     def at(ts: float | None) -> datetime | None:
         return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
@@ -372,5 +372,5 @@ def state_row(state: CustomerState, data: dict[str, Any]) -> tuple[Any, ...]:
         state.customer_id, state.version, at(state.updated_at) or datetime.fromtimestamp(0, UTC),
         state.orders, state.revenue, at(state.first_purchase_at), at(state.last_purchase_at),
         len(state.open_tickets), state.latest_nps, state.latest_csat, risk_score(state),
-        sorted(state.episodes), json.dumps(data),
+        sorted(state.episodes), data,
     )

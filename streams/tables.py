@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import weakref
 from typing import Any
 
@@ -10,16 +11,17 @@ from faust.streams import _current_event
 
 from streams.app import app, settings
 
-# customer_id -> CustomerState.to_dict(); co-partitioned with the input topics.
+# customer_id -> CustomerState.to_dict() as JSON; co-partitioned with the input topics.
 customer_state = app.Table(
     "customer-state",
     default=None,
     partitions=settings.kafka.partitions,
-    schema=faust.Schema(key_serializer="raw", value_serializer="json"),
+    # Raw bytes: the processor serialises each state once for the table and ClickHouse.
+    schema=faust.Schema(key_serializer="raw", value_serializer="raw"),
 )
 
 
-def write_state(customer_id: str, value: dict[str, Any], event: Any) -> None:
+def write_state(customer_id: str, value: str, event: Any) -> None:
     """Store one customer's state as if written while processing `event`.
 
     Faust picks the changelog partition (and RocksDB shard) from the current event; writes
@@ -27,8 +29,13 @@ def write_state(customer_id: str, value: dict[str, Any], event: Any) -> None:
     explicitly here.
     """
     _current_event.set(weakref.ref(event))
-    customer_state[customer_id.encode()] = value
+    customer_state[customer_id.encode()] = value.encode()
 
 
 def read_state(customer_id: str) -> dict[str, Any] | None:
-    return customer_state.get(customer_id.encode())
+    raw = customer_state.get(customer_id.encode())
+    return json.loads(raw) if raw else None
+
+
+def stored_states() -> list[dict[str, Any]]:
+    return [json.loads(raw) for raw in customer_state.values() if raw]

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+
 import faust
+
+
+class QuietWorker(faust.Worker):
+    """A worker without Faust's terminal spinner.
+
+    The spinner listens at DEBUG and leaves the root logger there, so every aiokafka debug
+    call builds a log record: about 5% of the worker's time in a profile, for a spinner
+    nobody sees in a service log.
+    """
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        self.spinner = None
+        logger.setLevel(level)
 
 
 def run_worker(loglevel: str = "WARNING") -> None:
@@ -13,5 +28,6 @@ def run_worker(loglevel: str = "WARNING") -> None:
     from streams.pipeline import pipeline
 
     pipeline.open_sink()  # migrate before consuming: fail fast on a bad DSN
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=True)
+    worker = QuietWorker(app, loglevel=loglevel, quiet=True, override_logging=True)
+    worker.spinner = None
     worker.execute_from_commandline()
