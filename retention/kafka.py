@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -89,40 +90,50 @@ def _wait_for_metadata(admin: KafkaAdminClient, topics: list[str], timeout_s: fl
 
 
 def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
-    """The true log end per partition.
-
-    ListOffsets alone is not enough: the embedded tansu answers with the last record
-    *batch*'s base offset + 1, short of the end whenever a batch holds several records.
-    A fetch from just before that answer returns the real high watermark, on any broker.
-    """
-    consumer = KafkaConsumer(**client_config(settings), enable_auto_commit=False,
-                             fetch_max_wait_ms=100)
+    """The true log end of every partition of `topics`."""
+    consumer = KafkaConsumer(**client_config(settings), enable_auto_commit=False)
     try:
         partitions = [
             TopicPartition(t, p)
             for t in topics
             for p in sorted(consumer.partitions_for_topic(t) or [])
         ]
-        if not partitions:
-            return {}
-        reported = consumer.end_offsets(partitions)
-        nonempty = [tp for tp, end in reported.items() if end > 0]
-        consumer.assign(nonempty)
-        for tp in nonempty:
-            consumer.seek(tp, reported[tp] - 1)
+        reported = consumer.end_offsets(partitions) if partitions else {}
+    finally:
+        consumer.close()
+    return true_end_offsets(settings, reported)
+
+
+def true_end_offsets(settings: Settings, reported: Mapping[Any, int]) -> dict[Any, int]:
+    """Correct ListOffsets answers with the high watermark of a fetch.
+
+    The embedded tansu answers ListOffsets(latest) with the last record *batch*'s base
+    offset + 1, short of the end whenever a batch holds several records. A fetch from just
+    before that answer returns the real high watermark, on any broker. Keys may be any
+    (topic, partition) tuple type; they come back unchanged.
+    """
+    nonempty = {TopicPartition(tp[0], tp[1]): tp for tp, end in reported.items() if end > 0}
+    if not nonempty:
+        return dict(reported)
+    consumer = KafkaConsumer(**client_config(settings), enable_auto_commit=False,
+                             fetch_max_wait_ms=100)
+    ends = dict(reported)
+    try:
+        consumer.assign(list(nonempty))
+        for tp, original in nonempty.items():
+            consumer.seek(tp, reported[original] - 1)
         deadline = time.monotonic() + 10
-        ends = dict(reported)
         missing = set(nonempty)
         while missing and time.monotonic() < deadline:
             consumer.poll(timeout_ms=200, max_records=1)
             for tp in list(missing):
                 high = consumer.highwater(tp)
                 if high is not None:
-                    ends[tp] = max(high, reported[tp])
+                    ends[nonempty[tp]] = max(high, reported[nonempty[tp]])
                     missing.discard(tp)
-        return ends
     finally:
         consumer.close()
+    return ends
 
 
 def consumer_lag(settings: Settings) -> dict[str, int]:

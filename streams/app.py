@@ -6,6 +6,7 @@ import faust
 
 from retention.kafka import bootstrap_servers
 from retention.settings import Settings, get_settings
+from streams import broker_compat
 
 
 def build_app(settings: Settings) -> faust.App:
@@ -25,6 +26,9 @@ def build_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=k.heartbeat_interval_s,
         broker_commit_interval=settings.worker.commit_interval_s,
         consumer_auto_offset_reset="earliest",
+        # Messages held in the reorder buffer are never acknowledged before they are
+        # processed; on shutdown they are simply redelivered, so do not wait for them.
+        stream_wait_empty=False,
         stream_buffer_maxsize=settings.sink.batch_max_events * 2,
         producer_linger=0.005,
         web_host=settings.worker.web_host,
@@ -36,4 +40,5 @@ def build_app(settings: Settings) -> faust.App:
 
 
 settings = get_settings()
+broker_compat.install(settings)
 app = build_app(settings)

@@ -64,14 +64,14 @@ class Pipeline:
             InMessage(e.message.topic, e.message.partition, e.message.offset,
                       e.key, e.value, e) for e in events
         ]
+        for event in events:
+            # take_events acknowledges the batch when the agent asks for the next one (or
+            # fails); this extra reference keeps each offset uncommitted until the writer
+            # (or a later watermark release) says its effects are durable.
+            event.message.incref()
+            self.held[id(event)] = event
         async with self.lock:
             self._arm_timers()
-            for event in events:
-                # take_events acknowledges the batch when the agent asks for the next one;
-                # this extra reference keeps each offset uncommitted until the writer (or a
-                # later watermark release) says its effects are durable.
-                event.message.incref()
-                self.held[id(event)] = event
             started = time.perf_counter()
             result = self.processor.process(messages)
             self.seconds["process"] += time.perf_counter() - started

@@ -6,7 +6,6 @@ import json
 import weakref
 from typing import Any
 
-import faust
 from faust.streams import _current_event
 
 from streams.app import app, settings
@@ -16,8 +15,10 @@ customer_state = app.Table(
     "customer-state",
     default=None,
     partitions=settings.kafka.partitions,
-    # Raw bytes: the processor serialises each state once for the table and ClickHouse.
-    schema=faust.Schema(key_serializer="raw", value_serializer="raw"),
+    # bytes in and out (Faust picks the "raw" codec from the types, for the store *and* for
+    # changelog recovery): the processor serialises each state once per batch.
+    key_type=bytes,
+    value_type=bytes,
 )
 
 
