@@ -24,5 +24,3 @@ milestones = app.topic(_k.topic(_t.milestones))
 # Produced by the worker for input it cannot use; consumed by operators (`retention
 # alerts tail --topic dead-letter`) to fix and replay. Beside its sources, as promised.
 dead_letter = app.topic(_k.topic(_t.dead_letter))
-
-by_name = {t.get_topic_name(): t for t in (churn_risk, milestones, dead_letter)}

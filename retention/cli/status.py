@@ -11,7 +11,8 @@ from retention.cli import exit_codes
 from retention.cli.common import fail
 from retention.kafka import BrokerUnavailable
 from retention.settings import get_settings
-from retention.status import current_status, wait_idle
+from retention.status import current_status
+from retention.status import wait_idle as wait_until_idle
 
 
 @click.command()
@@ -24,7 +25,7 @@ def status(wait_idle: bool, timeout: float, fmt: str) -> None:
     """Consumer lag per input topic and the worker's counters."""
     settings = get_settings()
     try:
-        st = _wait(settings, timeout) if wait_idle else current_status(settings)
+        st = wait_until_idle(settings, timeout) if wait_idle else current_status(settings)
     except BrokerUnavailable as exc:
         fail(str(exc))
     if fmt == "json":
@@ -49,6 +50,3 @@ def status(wait_idle: bool, timeout: float, fmt: str) -> None:
         click.echo(f"error: not idle after {timeout:g} s", err=True)
         sys.exit(exit_codes.NOT_READY)
 
-
-def _wait(settings, timeout: float):
-    return wait_idle(settings, timeout)
