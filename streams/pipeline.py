@@ -183,6 +183,7 @@ class Pipeline:
         started = time.perf_counter()
         for customer_id, (_, handle) in result.states.items():
             write_state(customer_id, result.state_json[customer_id], handle)
+        self.processor.written(result)
         self.seconds["table"] += time.perf_counter() - started
         assert self.stream is not None
         for handle in result.done:

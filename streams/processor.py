@@ -128,6 +128,9 @@ class StreamProcessor:
         self.partitions: dict[int, _Partition] = {}
         self.cache: OrderedDict[str, CustomerState] = OrderedDict()
         self.cache_size = settings.signals.state_cache_size
+        # States changed by batches whose table write is still pending: an LRU eviction
+        # must not send a later read to the (older) table. customer_id -> [state, batches]
+        self.unwritten: dict[str, list[Any]] = {}
         self.counters: dict[str, int] = dict.fromkeys(
             ["events", "alerts", "milestones", "dead_letters", "duplicates", "late"], 0)
 
@@ -161,6 +164,15 @@ class StreamProcessor:
             self._apply(pending, result)
         self._finish(result)
         return result
+
+    def written(self, result: BatchResult) -> None:
+        """The caller stored `result`'s states in the table: they may be read from it again."""
+        for customer_id in result.states:
+            entry = self.unwritten.get(customer_id)
+            if entry is not None:
+                entry[1] -= 1
+                if entry[1] <= 0:
+                    del self.unwritten[customer_id]
 
     def tick(self) -> BatchResult:
         """Advance watermarks of partitions gone quiet (live mode): absence rules fire."""
@@ -306,6 +318,9 @@ class StreamProcessor:
 
     def _state(self, customer_id: str, pending: _Pending | None) -> CustomerState:
         state = self.cache.get(customer_id)
+        if state is None and customer_id in self.unwritten:
+            state = self.unwritten[customer_id][0]  # evicted, but the table is behind
+            self.cache[customer_id] = state
         if state is None:
             stored = self.load_state(customer_id)
             state = (CustomerState.from_dict(stored) if stored
@@ -321,6 +336,9 @@ class StreamProcessor:
 
     def _touch(self, state: CustomerState, handle: Hashable, result: BatchResult) -> None:
         result.states[state.customer_id] = (state, handle)
+        # From now until its table write, this object is the customer's truth (even if the
+        # LRU cache evicts it later in this very batch).
+        self.unwritten.setdefault(state.customer_id, [state, 0])[0] = state
         self._arm(self._partition(state.partition), state)
 
     def _arm(self, part: _Partition, state: CustomerState) -> None:
@@ -355,6 +373,7 @@ class StreamProcessor:
         for customer_id, (state, _) in result.states.items():
             data = result.state_json[customer_id] = json.dumps(state.to_dict())
             result.rows.add("customer_state", state_row(state, data))
+            self.unwritten[customer_id][1] += 1
         c = self.counters
         c["alerts"] += result.alerts
         c["milestones"] += result.milestones

@@ -325,3 +325,31 @@ def test_absence_timers_survive_a_restart() -> None:
     (alert,) = [o for o in restarted.outputs() if isinstance(o, ChurnRiskAlert)]
     assert (alert.rule_id, alert.decided_at) == ("inactive_overdue", at(40))
     assert restarted.state()["episodes"].keys() == {"inactive_overdue"}
+
+
+def test_state_evicted_before_its_table_write_is_not_read_back_stale():
+    """A customer evicted from a tiny cache while its table write is pending keeps counting."""
+    import datetime as _dt
+    import json as _json
+
+    from retention.settings import Settings
+    from streams.processor import InMessage, StreamProcessor
+    from streams.signals import SignalEngine
+
+    settings = Settings(signals={"live_watermark": False, "allowed_lateness_s": 0,
+                                 "state_cache_size": 1})
+    table: dict[str, dict] = {}
+    processor = StreamProcessor(settings, SignalEngine(settings.signals), table.get)
+
+    def order(event_id: str, customer: str, day: int) -> InMessage:
+        body = {"event_id": event_id, "customer_id": customer, "order_id": event_id,
+                "occurred_at": f"2026-01-{day:02d}T00:00:00Z", "amount": 10}
+        return InMessage("purchases", 0, day, customer.encode(), _json.dumps(body).encode())
+
+    # c1 and c2 alternate, so the one-entry cache evicts each before the next batch; nothing
+    # is "written" to the table in between (the writer is behind).
+    for day, customer in enumerate(["c1", "c2", "c1", "c2", "c1"], start=1):
+        processor.process([order(f"e{day}", customer, day)])
+    processor.drain(until=_dt.datetime(2026, 2, 1, tzinfo=_dt.UTC).timestamp())
+    assert processor.unwritten["c1"][0].orders == 3
+    assert processor.unwritten["c2"][0].orders == 2
