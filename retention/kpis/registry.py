@@ -78,11 +78,13 @@ class Kpi:
     benchmark: Benchmark | None = None
     # A matrix KPI returns many rows (cohort_retention) and is left out of `kpi all`.
     matrix: bool = False
+    # The file under sql/kpis when several KPIs come from one computation (default: name).
+    file: str = ""
 
     @property
     def sql_path(self) -> str:
         """Path inside the `sql` package."""
-        return f"kpis/{self.name}.sql"
+        return f"kpis/{self.file or self.name}.sql"
 
 
 _PERIOD = ("start", "end")
@@ -103,9 +105,10 @@ _ALL = (
         ("customer_retention_rate",), Unit.RATIO),
     Kpi("churn_rate", "Churn rate", _ACTIVITY, ("churn_rate",), Unit.RATIO,
         Benchmark(high=0.07, annual=True,
-                  note="annual churn above 5-7% is a signal to investigate")),
+                  note="annual churn above 5-7% is a signal to investigate"),
+        file="customer_retention_rate"),
     Kpi("net_customer_loss_rate", "Net customer loss rate", _ACTIVITY,
-        ("net_customer_loss_rate",), Unit.RATIO),
+        ("net_customer_loss_rate",), Unit.RATIO, file="customer_retention_rate"),
     Kpi("clv_historic", "Historic CLV (trailing year to end)",
         ("end", "activity_window_days", "lifespan_cap_years"), ("clv_historic",), Unit.MONEY),
     Kpi("clv_predicted", "Predicted CLV (BG/NBD x Gamma-Gamma)", ("end",),

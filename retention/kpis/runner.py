@@ -69,13 +69,18 @@ def run_kpi(
 ) -> dict[str, float | None]:
     """A scalar KPI's outputs, e.g. {"repeat_purchase_rate": 0.31}; None = undefined."""
     kpi = KPIS[kpi] if isinstance(kpi, str) else kpi
+    row = _scalar_row(runner, kpi, parameters_for(kpi, period, settings))
+    return {name: _number(row[name]) for name in kpi.outputs}
+
+
+def _scalar_row(runner: QueryRunner, kpi: Kpi, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The single row a scalar KPI's file returns, every column."""
     if kpi.matrix:
         raise ValueError(f"{kpi.name} is a matrix KPI: use run_matrix")
-    result = runner.query(load_sql(kpi), parameters_for(kpi, period, settings))
+    result = runner.query(load_sql(kpi), parameters)
     if len(result.rows) != 1:
         raise RuntimeError(f"{kpi.sql_path} returned {len(result.rows)} rows, expected 1")
-    row = dict(zip(result.columns, result.rows[0], strict=True))
-    return {name: _number(row[name]) for name in kpi.outputs}
+    return dict(zip(result.columns, result.rows[0], strict=True))
 
 
 def run_matrix(
@@ -106,10 +111,17 @@ def run_all(
 ) -> list[KpiValue]:
     """Every scalar KPI (or those named), one entry per output, judged against benchmarks."""
     values = []
+    # KPIs sharing a file (retention, churn, net loss) share one query.
+    rows: dict[tuple[str, tuple[tuple[str, Any], ...]], dict[str, Any]] = {}
     for kpi in KPIS.values():
         if kpi.matrix or (names is not None and kpi.name not in names):
             continue
-        for output, value in run_kpi(runner, kpi, period, settings).items():
+        parameters = parameters_for(kpi, period, settings)
+        key = (kpi.sql_path, tuple(sorted(parameters.items())))
+        if key not in rows:
+            rows[key] = _scalar_row(runner, kpi, parameters)
+        for output in kpi.outputs:
+            value = _number(rows[key][output])
             inside = kpi.benchmark.inside(value, period.days) if kpi.benchmark else None
             values.append(KpiValue(kpi, output, value, inside))
     return values
