@@ -43,9 +43,6 @@ class Publisher:
             **client_config(settings), acks="all", linger_ms=20, retries=10
         )
 
-    def family_topic(self, family: EventFamily) -> str:
-        return self.topics[family]
-
     def publish(self, event: InputEvent) -> None:
         family: EventFamily = (
             "purchase" if isinstance(event, Purchase)

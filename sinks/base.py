@@ -32,9 +32,6 @@ class RowBatch:
     def __len__(self) -> int:
         return sum(len(r) for r in self.rows.values())
 
-    def clear(self) -> None:
-        self.rows.clear()
-
 
 class Sink(Protocol):
     def write(self, batch: RowBatch) -> None:

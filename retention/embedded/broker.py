@@ -10,7 +10,6 @@ import contextlib
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,12 +79,3 @@ def start_broker(log_path: Path | None = None, port: int | None = None) -> Embed
         proc.kill()
         raise
     return EmbeddedBroker(bootstrap_servers=f"127.0.0.1:{port}", process=proc)
-
-
-@contextlib.contextmanager
-def running_broker(log_path: Path | None = None) -> Iterator[EmbeddedBroker]:
-    broker = start_broker(log_path)
-    try:
-        yield broker
-    finally:
-        broker.stop()
