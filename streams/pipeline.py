@@ -1,12 +1,15 @@
 """Glue between Faust and the processor: write, publish, store state, then acknowledge.
 
-The agent (per batch) and the watermark clock (per tick) both come through here. Processing
-is sequential; the I/O of a processed batch runs in a writer task, so batch N is written
-while batch N+1 is processed (at most `WRITE_AHEAD` batches in flight: backpressure).
-Every message of a batch is held (its Faust refcount raised) until the writer has put the
-batch's rows into ClickHouse and its alerts onto Kafka, then its states into the table, and
-only then acknowledged: an offset is committed only after everything it caused is durable
-(at-least-once; deterministic ids make repeats harmless).
+The agent (per intake batch) and the watermark clock (per tick) both come through here.
+Processing is sequential; the I/O of a processed batch runs in a writer task, so batch N is
+written while batch N+1 is processed (at most `WRITE_AHEAD` batches in flight:
+backpressure). Customer states are flushed to the table (and to ClickHouse) once per commit
+interval, latest version per customer, like Kafka Streams' record cache.
+
+A message is acknowledged only after the writer has put its batch's rows into ClickHouse
+and its outputs onto Kafka, and a state flush that includes its effects is in the table:
+an offset is committed only after everything it caused is durable (at-least-once;
+deterministic ids make repeats harmless).
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ import logging
 import time
 from typing import Any
 
-from faust.types import EventT, StreamT
+from faust.types import Message
 
 from sinks.clickhouse import ClickHouseSink
 from sinks.client import create_client
 from sinks.migrations import migrate
 from streams.app import app, settings
-from streams.processor import BatchResult, InMessage, StreamProcessor
+from streams.outputs import BatchPublisher
+from streams.processor import BatchResult, InMessage, StateFlush, StreamProcessor
 from streams.signals import SignalEngine
 from streams.tables import read_state, stored_states, write_state
 
@@ -34,13 +38,18 @@ WRITE_AHEAD = 2
 class Pipeline:
     def __init__(self) -> None:
         self.lock = asyncio.Lock()
-        self.stream: StreamT | None = None
         self.sink: ClickHouseSink | None = None
+        self.publisher: BatchPublisher | None = None
         self.processor = StreamProcessor(settings, SignalEngine(settings.signals),
                                          self._load_state)
         # States read back from ClickHouse when the table starts empty (see _arm_timers).
         self.seed: dict[str, dict[str, Any]] = {}
-        self.held: dict[int, EventT] = {}
+        # Messages taken in and not yet acknowledged (buffered, in flight or awaiting the
+        # state flush that covers them).
+        self.unacked = 0
+        # Written, but waiting for a state flush: acknowledged when the next flush is stored.
+        self.awaiting_flush: list[Message] = []
+        self.flushed_at = time.monotonic()
         self.writes: asyncio.Queue[BatchResult] | None = None
         self.writer: asyncio.Task[None] | None = None
         self.rows_pending = 0
@@ -58,39 +67,41 @@ class Pipeline:
             self.sink = ClickHouseSink(client, settings.sink)
         return self.sink
 
-    async def process(self, stream: StreamT, events: list[EventT]) -> None:
-        self.stream = stream
-        messages = [
-            InMessage(e.message.topic, e.message.partition, e.message.offset,
-                      e.key, e.value, e) for e in events
-        ]
-        for event in events:
-            # take_events acknowledges the batch when the agent asks for the next one (or
-            # fails); this extra reference keeps each offset uncommitted until the writer
-            # (or a later watermark release) says its effects are durable.
-            event.message.incref()
-            self.held[id(event)] = event
+    async def process(self, batch: list[Message]) -> None:
+        messages = [InMessage(m.topic, m.partition, m.offset, m.key, m.value, m)
+                    for m in batch]
+        self.unacked += len(messages)
         async with self.lock:
             self._arm_timers()
             started = time.perf_counter()
             result = self.processor.process(messages)
+            self._maybe_flush(result)
             self.seconds["process"] += time.perf_counter() - started
             await self._enqueue(result)
 
     async def tick(self) -> None:
-        if self.stream is None:
-            return
         async with self.lock:
             result = self.processor.tick()
+            self._maybe_flush(result)
             await self._enqueue(result)
 
     async def drain(self) -> None:
-        """Wait until every processed batch is written and acknowledged."""
+        """Flush every state, then wait until every processed batch is written and acked."""
+        async with self.lock:
+            result = BatchResult()
+            self._maybe_flush(result, force=True)
+            await self._enqueue(result)
         if self.writes is not None:
             await self.writes.join()
 
+    def _maybe_flush(self, result: BatchResult, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self.flushed_at >= settings.worker.commit_interval_s:
+            self.processor.flush(result)
+            self.flushed_at = now
+
     async def _enqueue(self, result: BatchResult) -> None:
-        if not (len(result.rows) or result.messages or result.states or result.done):
+        if not (len(result.rows) or result.messages or result.flush or result.done):
             return
         if self.writer is None or self.writer.done():
             self.writes = asyncio.Queue(maxsize=WRITE_AHEAD)
@@ -116,9 +127,9 @@ class Pipeline:
 
     def forget(self, partitions: set[int]) -> None:
         self.processor.forget_partitions(partitions)
-        for key, event in list(self.held.items()):
-            if event.message.partition in partitions:
-                del self.held[key]
+        # Buffered messages of these partitions are dropped unacknowledged: the new owner
+        # re-reads them from the committed offsets.
+        self.unacked = self.processor.buffered() + len(self.awaiting_flush)
 
     async def refresh_model(self) -> None:
         """Pick up the newest `retention model fit` result for the low_p_alive rule."""
@@ -180,24 +191,28 @@ class Pipeline:
         await asyncio.gather(self._timed("clickhouse", sink.write_until_done(result.rows)),
                              self._timed("produce", self._produce(result)))
         self.rows_pending -= rows
+        self.awaiting_flush.extend(result.done)
+        if result.flush is None:
+            return
         started = time.perf_counter()
-        for customer_id, (_, handle) in result.states.items():
-            write_state(customer_id, result.state_json[customer_id], handle)
-        self.processor.written(result)
+        self._store(result.flush)
         self.seconds["table"] += time.perf_counter() - started
-        assert self.stream is not None
-        for handle in result.done:
-            held = self.held.pop(id(handle), None)
-            if held is not None:
-                await self.stream.ack(held)
+        # Everything processed before this flush is now durable: release its offsets.
+        consumer = app.consumer
+        for message in self.awaiting_flush:
+            message.ack(consumer)
+        self.unacked -= len(self.awaiting_flush)
+        self.awaiting_flush = []
+
+    def _store(self, flush: StateFlush) -> None:
+        for customer_id, (_, handle) in flush.states.items():
+            write_state(customer_id, flush.state_json[customer_id], handle)
+        self.processor.written(flush)
 
     async def _produce(self, result: BatchResult) -> None:
-        # Straight to the producer: its futures resolve once the broker has the record.
-        sent = [await app.producer.send(m.topic, m.key, m.value, partition=None,
-                                        timestamp=None, headers=None)
-                for m in result.messages]
-        if sent:
-            await asyncio.gather(*sent)
+        if self.publisher is None:
+            self.publisher = BatchPublisher(app.producer._ensure_producer())
+        await self.publisher.publish(result.messages)
 
     async def _timed(self, stage: str, work: Any) -> None:
         started = time.perf_counter()
@@ -207,7 +222,7 @@ class Pipeline:
     def status(self) -> dict[str, Any]:
         p = self.processor
         return {
-            "rows_pending": self.rows_pending + len(self.held),
+            "rows_pending": self.rows_pending + self.unacked,
             "events_buffered": p.buffered(),
             "rows_written": self.sink.rows_written if self.sink else 0,
             "counters": p.counters,

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import base64
 import heapq
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from pydantic_core import to_json
 
 from retention.settings import Settings
 from schemas import (
@@ -58,13 +59,25 @@ class OutMessage:
 
 
 @dataclass
+class StateFlush:
+    """The latest version of every customer state changed since the previous flush.
+
+    Like Kafka Streams' record cache: a customer touched by a thousand events between two
+    flushes costs one table (changelog) write and one ClickHouse row, not a thousand.
+    """
+
+    # customer_id -> (state, a handle of that customer's partition for the table write)
+    states: dict[str, tuple[CustomerState, Any]] = field(default_factory=dict)
+    # customer_id -> the state as JSON, serialised once for the table and ClickHouse
+    state_json: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class BatchResult:
     rows: RowBatch = field(default_factory=RowBatch)
     messages: list[OutMessage] = field(default_factory=list)
-    # customer_id -> (state, a handle of that customer's partition for the table write)
-    states: dict[str, tuple[CustomerState, Any]] = field(default_factory=dict)
-    # customer_id -> the state as JSON, serialised once per batch for table and ClickHouse
-    state_json: dict[str, str] = field(default_factory=dict)
+    # Set by StreamProcessor.flush: states to store before `done` (and earlier) is acked.
+    flush: StateFlush | None = None
     done: list[Any] = field(default_factory=list)
     alerts: int = 0
     milestones: int = 0
@@ -73,22 +86,31 @@ class BatchResult:
     late: int = 0
 
 
-@dataclass(order=True, slots=True)
 class _Pending:
-    ts: float
-    event_id: str
-    topic: str
-    offset: int
-    partition: int = field(compare=False)
-    event: InputEvent = field(compare=False)
-    handle: Any = field(compare=False)
+    """A buffered event. The reorder heap holds (ts, event_id, topic, offset, _Pending)
+    tuples: tuples compare in C, far cheaper than an ordered dataclass's __lt__."""
+
+    __slots__ = ("event", "handle", "partition", "ts")
+
+    def __init__(self, ts: float, partition: int, event: InputEvent, handle: Any) -> None:
+        self.ts = ts
+        self.partition = partition
+        self.event = event
+        self.handle = handle
+
+    def __lt__(self, other: _Pending) -> bool:
+        # Reached only on equal keys (a re-delivery): unordered, as the key alone decides.
+        return False
+
+
+_Entry = tuple[float, str, str, int, _Pending]
 
 
 class _Partition:
     """Reorder buffer, watermark and absence timers of one input partition."""
 
     def __init__(self, topics: list[str], now: float) -> None:
-        self.buffer: list[_Pending] = []
+        self.buffer: list[_Entry] = []
         self.timers: list[tuple[float, str]] = []
         # The one due time armed per customer. Heap entries that disagree are superseded:
         # dropped when popped, and compacted away when they outnumber live ones, so the heap
@@ -128,8 +150,11 @@ class StreamProcessor:
         self.partitions: dict[int, _Partition] = {}
         self.cache: OrderedDict[str, CustomerState] = OrderedDict()
         self.cache_size = settings.signals.state_cache_size
-        # States changed by batches whose table write is still pending: an LRU eviction
-        # must not send a later read to the (older) table. customer_id -> [state, batches]
+        # States changed since the last flush: customer_id -> (state, partition handle).
+        self.dirty: dict[str, tuple[CustomerState, Any]] = {}
+        # States changed but not yet in the table (dirty, or flushed and being written): an
+        # LRU eviction must not send a later read to the (older) table.
+        # customer_id -> [state, flushes in flight]
         self.unwritten: dict[str, list[Any]] = {}
         self.counters: dict[str, int] = dict.fromkeys(
             ["events", "alerts", "milestones", "dead_letters", "duplicates", "late"], 0)
@@ -150,12 +175,11 @@ class StreamProcessor:
             if ts > part.max_seen.get(msg.topic, float("-inf")):
                 part.max_seen[msg.topic] = ts
             part.last_arrival[msg.topic] = self.monotonic()
-            pending = _Pending(ts, event.event_id, msg.topic, msg.offset, msg.partition, event,
-                               msg.handle)
+            pending = _Pending(ts, msg.partition, event, msg.handle)
             if ts <= part.watermark:
                 late.append(pending)
             else:
-                heapq.heappush(part.buffer, pending)
+                heapq.heappush(part.buffer, (ts, event.event_id, msg.topic, msg.offset, pending))
             touched.add(msg.partition)
         for partition in touched:
             self._advance(partition, result)
@@ -165,13 +189,25 @@ class StreamProcessor:
         self._finish(result)
         return result
 
-    def written(self, result: BatchResult) -> None:
-        """The caller stored `result`'s states in the table: they may be read from it again."""
-        for customer_id in result.states:
+    def flush(self, result: BatchResult) -> None:
+        """Move every state changed since the last flush into `result`, as JSON and rows."""
+        if not self.dirty:
+            return
+        flush = result.flush = StateFlush(self.dirty)
+        self.dirty = {}
+        for customer_id, (state, _) in flush.states.items():
+            # pydantic_core serialises in Rust: ~4x json.dumps, same JSON values.
+            data = flush.state_json[customer_id] = to_json(state.to_dict()).decode()
+            result.rows.add("customer_state", state_row(state, data))
+            self.unwritten.setdefault(customer_id, [state, 0])[1] += 1
+
+    def written(self, flush: StateFlush) -> None:
+        """The caller stored `flush`'s states in the table: they may be read from it again."""
+        for customer_id in flush.states:
             entry = self.unwritten.get(customer_id)
             if entry is not None:
                 entry[1] -= 1
-                if entry[1] <= 0:
+                if entry[1] <= 0 and customer_id not in self.dirty:  # dirty: changed again
                     del self.unwritten[customer_id]
 
     def tick(self) -> BatchResult:
@@ -203,6 +239,8 @@ class StreamProcessor:
             self.partitions.pop(p, None)
         for cid in [c for c, s in self.cache.items() if s.partition in partitions]:
             del self.cache[cid]
+        for cid in [c for c, (s, _) in self.dirty.items() if s.partition in partitions]:
+            del self.dirty[cid]
 
     def rebuild_timers(self, states: list[dict[str, Any]]) -> None:
         """Re-arm absence timers from stored state (after a restart or a rebalance)."""
@@ -277,8 +315,9 @@ class StreamProcessor:
         if until <= part.watermark:
             return
         part.watermark = until
-        while part.buffer and part.buffer[0].ts <= until:
-            self._apply(heapq.heappop(part.buffer), result)
+        buffer = part.buffer
+        while buffer and buffer[0][0] <= until:
+            self._apply(heapq.heappop(buffer)[4], result)
         self._fire_timers(part, until, result)
 
     def _fire_timers(self, part: _Partition, until: float, result: BatchResult) -> None:
@@ -299,8 +338,9 @@ class StreamProcessor:
 
     def _apply(self, pending: _Pending, result: BatchResult) -> None:
         event = pending.event
-        part = self.partitions[pending.partition]
-        self._fire_timers(part, pending.ts, result)
+        timers = self.partitions[pending.partition].timers
+        if timers and timers[0][0] <= pending.ts:
+            self._fire_timers(self.partitions[pending.partition], pending.ts, result)
         state = self._state(event.customer_id, pending)
         result.done.append(pending.handle)
         if state.seen(event.event_id, self.settings.signals.recent_event_ids):
@@ -335,9 +375,9 @@ class StreamProcessor:
         return state
 
     def _touch(self, state: CustomerState, handle: Hashable, result: BatchResult) -> None:
-        result.states[state.customer_id] = (state, handle)
+        self.dirty[state.customer_id] = (state, handle)
         # From now until its table write, this object is the customer's truth (even if the
-        # LRU cache evicts it later in this very batch).
+        # LRU cache evicts it before the flush).
         self.unwritten.setdefault(state.customer_id, [state, 0])[0] = state
         self._arm(self._partition(state.partition), state)
 
@@ -356,7 +396,10 @@ class StreamProcessor:
 
     def _emit(self, outputs: list[Output], result: BatchResult) -> None:
         for out in outputs:
-            payload = out.model_dump_json()
+            # model_dump_json() with its defaults, minus a str round trip: rows take the str,
+            # the topic the bytes.
+            value = out.__pydantic_serializer__.to_json(out)
+            payload = value.decode()
             if isinstance(out, ChurnRiskAlert):
                 result.rows.add("churn_risk_alerts", alert_row(out, payload))
                 topic = self.topic_alerts
@@ -366,14 +409,9 @@ class StreamProcessor:
                 result.rows.add("milestones", milestone_row(out, payload))
                 topic = self.topic_milestones
                 result.milestones += 1
-            result.messages.append(
-                OutMessage(topic, out.customer_id.encode(), payload.encode()))
+            result.messages.append(OutMessage(topic, out.customer_id.encode(), value))
 
     def _finish(self, result: BatchResult) -> None:
-        for customer_id, (state, _) in result.states.items():
-            data = result.state_json[customer_id] = json.dumps(state.to_dict())
-            result.rows.add("customer_state", state_row(state, data))
-            self.unwritten[customer_id][1] += 1
         c = self.counters
         c["alerts"] += result.alerts
         c["milestones"] += result.milestones

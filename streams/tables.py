@@ -22,14 +22,23 @@ customer_state = app.Table(
 )
 
 
-def write_state(customer_id: str, value: str, event: Any) -> None:
-    """Store one customer's state as if written while processing `event`.
+class _SourceEvent:
+    """All Faust's table reads of "the current event": the source message it came from."""
+
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
+
+
+def write_state(customer_id: str, value: str, message: Any) -> None:
+    """Store one customer's state as if written while processing `message`.
 
     Faust picks the changelog partition (and RocksDB shard) from the current event; writes
-    are deferred to the end of a batch, so the event of that customer's partition is set
-    explicitly here.
+    are deferred to a flush, so a message of that customer's partition is named here.
     """
-    _current_event.set(weakref.ref(event))
+    source = _SourceEvent(message)
+    _current_event.set(weakref.ref(source))
     customer_state[customer_id.encode()] = value.encode()
 
 

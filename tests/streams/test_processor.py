@@ -65,9 +65,13 @@ class Harness:
         return self.tick()
 
     def _keep(self, result: BatchResult) -> BatchResult:
+        # Flush after every batch, as a worker whose flush interval has always passed.
+        self.proc.flush(result)
         self.results.append(result)
-        for cid, (state, _) in result.states.items():
-            self.store[cid] = state.to_dict()
+        if result.flush is not None:
+            for cid, (state, _) in result.flush.states.items():
+                self.store[cid] = state.to_dict()
+            self.proc.written(result.flush)
         return result
 
     def done(self) -> Counter[Any]:
@@ -123,7 +127,7 @@ def test_invalid_message_becomes_dead_letter(topic: str, key: bytes, value: byte
     assert base64.b64decode(letter.payload_b64) == (value or b"")
     assert len(result.rows.rows["dead_letters"]) == 1
     assert h.proc.buffered() == 0
-    assert result.states == {}
+    assert result.flush is None  # no state changed
 
 
 def test_dead_letter_does_not_stop_the_batch() -> None:
@@ -303,7 +307,7 @@ def test_live_absence_fires_on_the_wall_clock() -> None:
     h.wall.now = sla_due.timestamp() + 5
     slow = h.tick()
     assert slow.alerts == 1
-    assert "c1" in slow.states and slow.done == []
+    assert slow.flush is not None and "c1" in slow.flush.states and slow.done == []
 
     h.wall.now = overdue_due.timestamp() + 3 * DAY
     h.tick()
@@ -353,3 +357,40 @@ def test_state_evicted_before_its_table_write_is_not_read_back_stale():
     processor.drain(until=_dt.datetime(2026, 2, 1, tzinfo=_dt.UTC).timestamp())
     assert processor.unwritten["c1"][0].orders == 3
     assert processor.unwritten["c2"][0].orders == 2
+
+
+def test_state_changed_again_before_its_flush_is_written_stays_unwritten():
+    """Flush 1 is written while the customer has changed again: it must not count as stored."""
+    import datetime as _dt
+    import json as _json
+
+    from retention.settings import Settings
+    from streams.processor import BatchResult, InMessage, StreamProcessor
+    from streams.signals import SignalEngine
+
+    settings = Settings(signals={"live_watermark": False, "allowed_lateness_s": 0,
+                                 "state_cache_size": 1})
+    processor = StreamProcessor(settings, SignalEngine(settings.signals), lambda _: None)
+
+    def order(event_id: str, customer: str, day: int) -> InMessage:
+        body = {"event_id": event_id, "customer_id": customer, "order_id": event_id,
+                "occurred_at": f"2026-01-{day:02d}T00:00:00Z", "amount": 10}
+        return InMessage("purchases", 0, day, customer.encode(), _json.dumps(body).encode())
+
+    def until(day: int) -> float:
+        return _dt.datetime(2026, 1, day, tzinfo=_dt.UTC).timestamp()
+
+    processor.process([order("e1", "c1", 1), order("e2", "c1", 2)])
+    processor.drain(until(3))
+    first = BatchResult()
+    processor.flush(first)
+    processor.process([order("e3", "c1", 3), order("e4", "c2", 4)])  # c1 changed, evicted
+    processor.drain(until(5))
+    assert first.flush is not None
+    processor.written(first.flush)
+    assert processor.unwritten["c1"][0].orders == 3  # the newest, not the (older) table
+    second = BatchResult()
+    processor.flush(second)
+    assert second.flush is not None and "c1" in second.flush.states
+    processor.written(second.flush)
+    assert "c1" not in processor.unwritten
