@@ -29,7 +29,7 @@ from streams.app import app, settings
 from streams.outputs import BatchPublisher
 from streams.processor import BatchResult, InMessage, StateFlush, StreamProcessor
 from streams.signals import SignalEngine
-from streams.tables import read_state, stored_states, write_state
+from streams.tables import read_state, store_states, stored_states
 
 log = logging.getLogger(__name__)
 WRITE_AHEAD = 2
@@ -178,8 +178,8 @@ class Pipeline:
             log.warning("table empty: resumed %d customer states from ClickHouse", len(self.seed))
         return list(self.seed.values())
 
-    def _load_state(self, customer_id: str) -> dict[str, Any] | None:
-        value = read_state(customer_id)
+    def _load_state(self, customer_id: str, partition: int | None) -> dict[str, Any] | None:
+        value = read_state(customer_id, partition)
         if value is None and self.seed:
             value = self.seed.pop(customer_id, None)
         return value
@@ -195,7 +195,7 @@ class Pipeline:
         if result.flush is None:
             return
         started = time.perf_counter()
-        self._store(result.flush)
+        await self._store(result.flush)
         self.seconds["table"] += time.perf_counter() - started
         # Everything processed before this flush is now durable: release its offsets.
         consumer = app.consumer
@@ -204,15 +204,18 @@ class Pipeline:
         self.unacked -= len(self.awaiting_flush)
         self.awaiting_flush = []
 
-    def _store(self, flush: StateFlush) -> None:
-        for customer_id, (_, handle) in flush.states.items():
-            write_state(customer_id, flush.state_json[customer_id], handle)
+    async def _store(self, flush: StateFlush) -> None:
+        await store_states(((cid, flush.state_json[cid], state.partition)
+                            for cid, (state, _) in flush.states.items()), self._publisher())
         self.processor.written(flush)
 
     async def _produce(self, result: BatchResult) -> None:
+        await self._publisher().publish(result.messages)
+
+    def _publisher(self) -> BatchPublisher:
         if self.publisher is None:
             self.publisher = BatchPublisher(app.producer._ensure_producer())
-        await self.publisher.publish(result.messages)
+        return self.publisher
 
     async def _timed(self, stage: str, work: Any) -> None:
         started = time.perf_counter()

@@ -127,7 +127,8 @@ class StreamProcessor:
         self,
         settings: Settings,
         engine: SignalEngine,
-        load_state: Callable[[str], dict[str, Any] | None],
+        # (customer_id, its partition if known) -> stored state, or None for a new customer
+        load_state: Callable[[str, int | None], dict[str, Any] | None],
         monotonic: Callable[[], float] = time.monotonic,
         wall_time: Callable[[], float] = time.time,
     ) -> None:
@@ -258,8 +259,6 @@ class StreamProcessor:
     def _parse(self, msg: InMessage, result: BatchResult,
                ingested_at: datetime) -> InputEvent | None:
         family = self.families.get(msg.topic)
-        reason = None
-        event = None
         if family is None:
             reason = f"unexpected topic {msg.topic}"
         elif msg.value is None:
@@ -269,16 +268,16 @@ class StreamProcessor:
                 event = parse_event(msg.value, family)
             except InvalidEvent as exc:
                 reason = exc.reason
-        if event is not None and msg.key is not None and msg.key != event.customer_id.encode():
-            reason = (f"message key {msg.key!r} is not the event's customer_id: "
-                      "keying by customer_id keeps a customer's events in one partition")
-            event = None
-        if event is None:
-            self._dead_letter(msg, reason or "invalid", result)
-            return None
-        table, row = event_row(event, msg.partition, msg.offset, ingested_at)
-        result.rows.add(table, row)
-        return event
+            else:
+                key = msg.key
+                if key is None or key == event.customer_id.encode():
+                    table, row = event_row(event, msg.partition, msg.offset, ingested_at)
+                    result.rows.add(table, row)
+                    return event
+                reason = (f"message key {key!r} is not the event's customer_id: "
+                          "keying by customer_id keeps a customer's events in one partition")
+        self._dead_letter(msg, reason or "invalid", result)
+        return None
 
     def _dead_letter(self, msg: InMessage, reason: str, result: BatchResult) -> None:
         raw = msg.value or b""
@@ -346,7 +345,7 @@ class StreamProcessor:
         if state.seen(event.event_id, self.settings.signals.recent_event_ids):
             result.duplicates += 1
             return
-        self._emit(self.engine.apply(state, event), result)
+        self._emit(self.engine.apply(state, event, pending.ts), result)
         self._touch(state, pending.handle, result)
 
     # --- helpers ------------------------------------------------------------------------
@@ -362,7 +361,8 @@ class StreamProcessor:
             state = self.unwritten[customer_id][0]  # evicted, but the table is behind
             self.cache[customer_id] = state
         if state is None:
-            stored = self.load_state(customer_id)
+            stored = self.load_state(customer_id,
+                                     pending.partition if pending is not None else None)
             state = (CustomerState.from_dict(stored) if stored
                      else CustomerState(customer_id=customer_id))
             self.cache[customer_id] = state

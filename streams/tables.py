@@ -1,14 +1,17 @@
-"""Faust tables. Written once per changed key per batch, never once per event."""
+"""Faust tables. Written once per changed key per flush, never once per event."""
 
 from __future__ import annotations
 
 import json
-import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from faust.streams import _current_event
+from faust.stores.rocksdb import Store
+from faust.types import TP
 
 from streams.app import app, settings
+from streams.outputs import BatchPublisher
 
 # customer_id -> CustomerState.to_dict() as JSON; co-partitioned with the input topics.
 customer_state = app.Table(
@@ -16,34 +19,55 @@ customer_state = app.Table(
     default=None,
     partitions=settings.kafka.partitions,
     # bytes in and out (Faust picks the "raw" codec from the types, for the store *and* for
-    # changelog recovery): the processor serialises each state once per batch.
+    # changelog recovery): the processor serialises each state once per flush.
     key_type=bytes,
     value_type=bytes,
 )
 
 
-class _SourceEvent:
-    """All Faust's table reads of "the current event": the source message it came from."""
-
-    __slots__ = ("__weakref__", "message")
-
-    def __init__(self, message: Any) -> None:
-        self.message = message
+@dataclass(slots=True)
+class _ChangelogRecord:
+    topic: str
+    key: bytes
+    value: bytes
 
 
-def write_state(customer_id: str, value: str, message: Any) -> None:
-    """Store one customer's state as if written while processing `message`.
+async def store_states(states: Iterable[tuple[str, str, int]],
+                       publisher: BatchPublisher) -> None:
+    """Write (customer_id, state JSON, partition) triples to the table, as a flush.
 
-    Faust picks the changelog partition (and RocksDB shard) from the current event; writes
-    are deferred to a flush, so a message of that customer's partition is named here.
+    What `table[key] = value` does per key (the RocksDB put in the partition's database,
+    the changelog record in the same partition, then the changelog offset remembered in
+    RocksDB so that recovery resumes after it), done for the whole flush at once: one
+    record batch per changelog partition instead of a producer call per key.
     """
-    source = _SourceEvent(message)
-    _current_event.set(weakref.ref(source))
-    customer_state[customer_id.encode()] = value.encode()
+    store = customer_state.data
+    if not isinstance(store, Store):
+        raise TypeError(f"customer-state needs the RocksDB store, not {type(store).__name__}")
+    changelog = customer_state.changelog_topic.get_topic_name()
+    records: list[_ChangelogRecord] = []
+    partitions: list[int] = []
+    for customer_id, data, partition in states:
+        key, value = customer_id.encode(), data.encode()
+        store._db_for_partition(partition).put(key, value)
+        store._key_index[key] = partition
+        records.append(_ChangelogRecord(changelog, key, value))
+        partitions.append(partition)
+    written = await publisher.publish(records, partitions)
+    for (topic, partition), offset in written.items():
+        store.set_persisted_offset(TP(topic, partition), offset)
 
 
-def read_state(customer_id: str) -> dict[str, Any] | None:
-    raw = customer_state.get(customer_id.encode())
+def read_state(customer_id: str, partition: int | None = None) -> dict[str, Any] | None:
+    """The stored state, looked up in its partition's database when the partition is known
+    (one RocksDB read; Faust's own lookup without a current event tries every partition)."""
+    key = customer_id.encode()
+    if partition is None:
+        raw = customer_state.get(key)
+    else:
+        store = customer_state.data
+        assert isinstance(store, Store)
+        raw = store._db_for_partition(partition).get(key)
     return json.loads(raw) if raw else None
 
 

@@ -51,7 +51,7 @@ def _engine() -> SignalEngine:
 def replay(events: list[dict], partitions: int = 1, batch: int = 200) -> list[str]:
     """Feed events as Kafka messages through a fresh processor, then drain to the end."""
     settings = processor_settings(live_watermark=False, allowed_lateness_s=LATENESS)
-    proc = StreamProcessor(settings, _engine(), load_state={}.get,
+    proc = StreamProcessor(settings, _engine(), load_state=lambda _cid, _partition: None,
                            monotonic=FakeClock(0.0))  # frozen: no topic goes idle mid-run
     offsets = Offsets()
     messages = []

@@ -46,7 +46,8 @@ class Harness:
         self.wall = FakeClock(wall)
         self.store = store if store is not None else {}
         self.engine = SignalEngine(self.settings.signals, wall_clock=lambda: WALL)
-        self.proc = StreamProcessor(self.settings, self.engine, load_state=self.store.get,
+        self.proc = StreamProcessor(self.settings, self.engine,
+                                    load_state=lambda cid, _partition: self.store.get(cid),
                                     monotonic=self.monotonic, wall_time=self.wall)
         self.offsets = Offsets()
         self.results: list[BatchResult] = []
@@ -343,7 +344,8 @@ def test_state_evicted_before_its_table_write_is_not_read_back_stale():
     settings = Settings(signals={"live_watermark": False, "allowed_lateness_s": 0,
                                  "state_cache_size": 1})
     table: dict[str, dict] = {}
-    processor = StreamProcessor(settings, SignalEngine(settings.signals), table.get)
+    processor = StreamProcessor(settings, SignalEngine(settings.signals),
+                                lambda cid, _partition: table.get(cid))
 
     def order(event_id: str, customer: str, day: int) -> InMessage:
         body = {"event_id": event_id, "customer_id": customer, "order_id": event_id,
@@ -370,7 +372,7 @@ def test_state_changed_again_before_its_flush_is_written_stays_unwritten():
 
     settings = Settings(signals={"live_watermark": False, "allowed_lateness_s": 0,
                                  "state_cache_size": 1})
-    processor = StreamProcessor(settings, SignalEngine(settings.signals), lambda _: None)
+    processor = StreamProcessor(settings, SignalEngine(settings.signals), lambda *_: None)
 
     def order(event_id: str, customer: str, day: int) -> InMessage:
         body = {"event_id": event_id, "customer_id": customer, "order_id": event_id,
