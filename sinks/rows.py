@@ -49,30 +49,37 @@ def event_row(
     event: Purchase | SupportEvent | SurveyResponse, partition: int, offset: int,
     ingested_at: datetime,
 ) -> tuple[str, Row]:
-    """(table, row) for one valid input event."""
-    meta = (event.source, event.schema_version, partition, offset, ingested_at)
-    head = (event.event_id, event.customer_id, event.occurred_at)
+    """(table, row) for one valid input event: envelope, body, then Kafka metadata."""
+    # Runs once per event: one tuple (not head + body + meta), fields read from the model's
+    # __dict__ (where pydantic keeps them) rather than through BaseModel's __getattr__ hook.
+    f = event.__dict__
     if isinstance(event, Purchase):
-        body: Row = (event.order_id, event.amount, event.currency, event.items,
-                     event.channel, event.kind)
-        return "purchases", head + body + meta
+        return "purchases", (
+            f["event_id"], f["customer_id"], f["occurred_at"], f["order_id"], f["amount"],
+            f["currency"], f["items"], f["channel"], f["kind"],
+            f["source"], f["schema_version"], partition, offset, ingested_at)
     if isinstance(event, SupportEvent):
-        body = (event.ticket_id, event.action, event.channel, event.category,
-                event.first_contact_resolution)
-        return "support_events", head + body + meta
-    body = (event.survey, event.score, event.comment, event.ticket_id)
-    return "survey_responses", head + body + meta
+        return "support_events", (
+            f["event_id"], f["customer_id"], f["occurred_at"], f["ticket_id"], f["action"],
+            f["channel"], f["category"], f["first_contact_resolution"],
+            f["source"], f["schema_version"], partition, offset, ingested_at)
+    return "survey_responses", (
+        f["event_id"], f["customer_id"], f["occurred_at"], f["survey"], f["score"],
+        f["comment"], f["ticket_id"],
+        f["source"], f["schema_version"], partition, offset, ingested_at)
 
 
 def alert_row(alert: ChurnRiskAlert, payload: str) -> Row:
     """`payload` is the alert's JSON, serialised once for the topic and the table."""
-    return (alert.alert_id, alert.customer_id, alert.rule_id, alert.decided_at, alert.raised_at,
-            alert.score, alert.level, [r.rule_id for r in alert.rules], payload)
+    f = alert.__dict__  # as in event_row: once per output, skip BaseModel's __getattr__ hook
+    return (f["alert_id"], f["customer_id"], f["rule_id"], f["decided_at"], f["raised_at"],
+            f["score"], f["level"], [r.__dict__["rule_id"] for r in f["rules"]], payload)
 
 
 def milestone_row(milestone: Milestone, payload: str) -> Row:
-    return (milestone.milestone_id, milestone.customer_id, milestone.kind, milestone.value,
-            milestone.decided_at, milestone.raised_at, payload)
+    f = milestone.__dict__
+    return (f["milestone_id"], f["customer_id"], f["kind"], f["value"], f["decided_at"],
+            f["raised_at"], payload)
 
 
 def dead_letter_row(letter: DeadLetter) -> Row:

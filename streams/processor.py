@@ -345,7 +345,9 @@ class StreamProcessor:
         if state.seen(event.event_id, self.settings.signals.recent_event_ids):
             result.duplicates += 1
             return
-        self._emit(self.engine.apply(state, event, pending.ts), result)
+        outputs = self.engine.apply(state, event, pending.ts)
+        if outputs:  # most events raise nothing
+            self._emit(outputs, result)
         self._touch(state, pending.handle, result)
 
     # --- helpers ------------------------------------------------------------------------

@@ -83,7 +83,27 @@ class CustomerState:
                 revenue += amount
         return orders, revenue
 
+    def revenue_windows(self, now: float, days: int) -> tuple[float, float]:
+        """Revenue in the `days` whole days ending on `now`'s day, and in the `days` before.
+
+        One pass for what trailing(now, days) and trailing(now, days, days) return, summed
+        in the same (insertion) order, hence to the same floats.
+        """
+        end = int(now // DAY)  # day_of(now)
+        start = end - days
+        before = start - days
+        recent = previous = 0.0
+        for day, bucket in self.daily.items():
+            if day > start:
+                if day <= end:
+                    recent += bucket[1]
+            elif day > before:
+                previous += bucket[1]
+        return recent, previous
+
     def tickets_opened_since(self, since: float) -> int:
+        if not self.tickets_opened_at:
+            return 0  # most customers: skip building the generator
         return sum(1 for t in self.tickets_opened_at if t >= since)
 
     # --- bookkeeping ----------------------------------------------------------------
@@ -103,14 +123,15 @@ class CustomerState:
         # A late order may land on a day before the last one: it is a new purchase day if it
         # falls outside [first, last] or inside the bucket horizon on a day without orders.
         # (Older days inside [first, last] are unknown after pruning: assumed already seen.)
-        horizon_start = max(self.daily, default=day) - DAILY_HORIZON_DAYS
+        latest = max(self.daily, default=day)
+        horizon_start = latest - DAILY_HORIZON_DAYS
         new_day = (self.first_purchase_day is None or day < self.first_purchase_day
                    or self.last_purchase_day is None or day > self.last_purchase_day
                    or (day > horizon_start and day not in self.daily))
         bucket = self.daily.setdefault(day, [0, 0.0])
         bucket[0] += 1
         bucket[1] += amount
-        horizon = max(self.daily) - DAILY_HORIZON_DAYS
+        horizon = max(latest, day) - DAILY_HORIZON_DAYS  # max(self.daily), known already
         for old in [d for d in self.daily if d <= horizon]:
             del self.daily[old]
         if self.first_purchase_at is None or ts < self.first_purchase_at:
@@ -163,17 +184,13 @@ class CustomerState:
 
     # --- serialisation --------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "episodes":
-                value = {k: [e.opened_at, e.last_alert_at, e.detail, e.weight]
-                         for k, e in value.items()}
-            elif f.name == "recent_event_ids":
-                value = list(value)
-            elif f.name == "daily":
-                value = {str(k): v for k, v in value.items()}
-            out[f.name] = value
+        # Every field in declaration order; the three below replaced in place (same keys,
+        # same order as ever: stored states are read back after restarts).
+        out = {name: getattr(self, name) for name in _FIELD_NAMES}
+        out["daily"] = {str(k): v for k, v in self.daily.items()}
+        out["episodes"] = {k: [e.opened_at, e.last_alert_at, e.detail, e.weight]
+                           for k, e in self.episodes.items()}
+        out["recent_event_ids"] = list(self.recent_event_ids)
         return out
 
     @classmethod
@@ -184,3 +201,6 @@ class CustomerState:
         data["daily"] = {int(k): v for k, v in data.get("daily", {}).items()}
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(CustomerState))
