@@ -173,13 +173,17 @@ class CustomerState:
             self.sla_alerted_tickets.remove(ticket_id)
 
     def bgnbd_inputs(self, now: float) -> tuple[int, int, int] | None:
-        """(x, t_x, T) in days as the model defines them, or None before any order."""
+        """(x, t_x, T) in days as the model defines them, or None before any order.
+
+        A decision taken at an event time before the last known purchase (a late event
+        released after a later one) still sees that purchase: T never falls below t_x.
+        """
         if self.first_purchase_day is None or self.last_purchase_day is None:
             return None
         return (
             self.purchase_days - 1,
             self.last_purchase_day - self.first_purchase_day,
-            day_of(now) - self.first_purchase_day,
+            max(day_of(now), self.last_purchase_day) - self.first_purchase_day,
         )
 
     # --- serialisation --------------------------------------------------------------

@@ -285,6 +285,16 @@ def test_low_p_alive_never_decided_before_the_purchase_that_armed_it() -> None:
     assert only(alerts(c.until(at(5)))).decided_at == at(5)
 
 
+def test_a_late_event_decides_p_alive_with_every_known_purchase() -> None:
+    """A detractor answer stamped before the last known purchase (released late) must not
+    ask BG/NBD for an age below the recency: it sees T = t_x, never T < t_x (a crash)."""
+    c = _p_alive_customer(BgNbdStub(FAST_DROPOUT))
+    alert = risk(c.apply(survey("c1", at(5), "nps", 2)))
+    assert alert.rule_id == "nps_detractor"
+    expected = float(probability_alive(FAST_DROPOUT, 2, 20, 20))
+    assert alert.state.p_alive == pytest.approx(expected, abs=1e-6)
+
+
 # --- spend_decline ------------------------------------------------------------------------
 @pytest.mark.parametrize(("recent", "fires"), [(99.99, True), (100.0, False)])
 def test_spend_decline_ratio_edge(recent: float, fires: bool) -> None:
