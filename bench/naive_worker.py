@@ -81,7 +81,7 @@ else:
     app.agent(source, name="bench")(floor if MODE == "floor" else naive)
 
 
-@app.timer(interval=0.5)
+@app.timer(interval=0.1)
 async def report():
     if started is not None:
         PROGRESS.write_text(f"{processed} {time.monotonic() - started:.3f}")

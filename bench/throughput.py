@@ -32,10 +32,13 @@ def _wait_until(done, timeout_s: float, what: str) -> None:
 
 
 def steady_rate(samples: list[tuple[float, int]], total: int) -> float:
-    """events/s between 10% and 90% of `total` processed: the sustained rate, without the
-    start (group join, first fetch) and the end (idle-watermark wait, last flush)."""
+    """events/s from the first progress sample at or past 10% of `total` to the first at or
+    past 90%: the sustained rate, without the start (group join, first fetch) and the end
+    (idle-watermark wait, last flush). Falls back to the whole run if samples are too few."""
     t0, n0 = next((t, n) for t, n in samples if n >= 0.1 * total)
     t1, n1 = next((t, n) for t, n in samples if n >= 0.9 * total)
+    if n1 == n0:
+        (t0, n0), (t1, n1) = samples[0], samples[-1]
     return (n1 - n0) / max(t1 - t0, 1e-9)
 
 

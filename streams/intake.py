@@ -35,17 +35,19 @@ class BatchingConsumer(Consumer):
     batch_within_s: float = 0.5
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover (Faust loop)
-        # Faust's loop, minus the per-message hand-off for the batch topics. Stopping and
-        # error handling as in Faust: a broker-stopped consumer during shutdown ends quietly.
+        # Faust's loop (Consumer._drain_messages + Consumer.getmany) with its checks made
+        # once per partition per fetch instead of once per record. Stopping and error
+        # handling as in Faust: a broker-stopped consumer during shutdown ends quietly.
         callback = self.callback
-        getmany = self.getmany
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
         read_offsets = self._read_offset
         acks_enabled_for = self.app.topics.acks_enabled_for
         batch_topics = self.batch_topics
+        to_message = self._to_message
         batch: list[Message] = []
         batch_started = 0.0
+        batch_generation = -1
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 # While a batch is open, wait for more data no longer than its time bound.
@@ -55,16 +57,40 @@ class BatchingConsumer(Consumer):
                 await self.sleep(0)
                 if self.should_stop:
                     break
-                async for tp, message in getmany(timeout=timeout):
-                    offset = message.offset
+                generation = self.app.consumer_generation_id
+                records, active = await self._wait_next_records(timeout)
+                if self.should_stop:
+                    break
+                if batch and batch_generation != self.app.consumer_generation_id:
+                    # Taken before a rebalance: drop it unacknowledged, whoever owns these
+                    # partitions now re-reads them from the committed offsets.
+                    batch = []
+                if records and not self.flow_active:
+                    await self.perform_seek()  # as Faust does: back to committed offsets
+                    records = {}
+                # Round-robin over partitions (Faust's scheduler), so that every partition's
+                # watermark moves, with the partition checks done once per fetch.
+                allowed: dict[Any, bool] = {}
+                for tp, record in self.scheduler.iterate(records or {}):
+                    ok = allowed.get(tp)
+                    if ok is None:
+                        ok = allowed[tp] = (active is None or tp in active
+                                            or tp in self._buffered_partitions)
+                        if ok:
+                            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+                    if not ok:
+                        continue
+                    offset = record.offset
                     r_offset = read_offsets[tp]
                     if r_offset is not None and offset < r_offset:
                         continue  # already read before a seek: Faust drops these too
-                    if r_offset and offset - r_offset > 1 and acks_enabled_for(message.topic):
+                    if r_offset and offset - r_offset > 1 and acks_enabled_for(tp.topic):
                         await self._add_gap(tp, r_offset + 1, offset)
+                    message = to_message(tp, record)
                     if tp.topic in batch_topics:
                         if not batch:
                             batch_started = time.monotonic()
+                            batch_generation = generation
                         batch.append(message)
                         read_offsets[tp] = offset
                         if len(batch) >= self.batch_max:
@@ -72,6 +98,8 @@ class BatchingConsumer(Consumer):
                     else:
                         await self.wait_first(callback(message), self.suspend_flow.wait())
                         read_offsets[tp] = offset
+                    if not self.flow_active or self.app.consumer_generation_id != generation:
+                        break  # a rebalance meanwhile: the rest is re-read by its owner
                 if batch and time.monotonic() - batch_started >= self.batch_within_s:
                     batch = await self._deliver(batch)
         except self.consumer_stopped_errors:

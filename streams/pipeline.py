@@ -20,7 +20,7 @@ import logging
 import time
 from typing import Any
 
-from faust.types import Message
+from faust.types import TP, Message
 
 from sinks.clickhouse import ClickHouseSink
 from sinks.client import create_client
@@ -41,7 +41,7 @@ class Pipeline:
         self.sink: ClickHouseSink | None = None
         self.publisher: BatchPublisher | None = None
         self.processor = StreamProcessor(settings, SignalEngine(settings.signals),
-                                         self._load_state)
+                                         self._load_state, end_offset=self._end_offset)
         # States read back from ClickHouse when the table starts empty (see _arm_timers).
         self.seed: dict[str, dict[str, Any]] = {}
         # Messages taken in and not yet acknowledged (buffered, in flight or awaiting the
@@ -177,6 +177,15 @@ class Pipeline:
         if self.seed:
             log.warning("table empty: resumed %d customer states from ClickHouse", len(self.seed))
         return list(self.seed.values())
+
+    @staticmethod
+    def _end_offset(topic: str, partition: int) -> int | None:
+        # The high watermark of the consumer's last fetch (right on tansu too, unlike its
+        # ListOffsets); None before the first fetch or for a partition not assigned here.
+        try:
+            return app.consumer.highwater(TP(topic, partition))
+        except Exception:  # aiokafka raises IllegalStateError for an unassigned partition
+            return None
 
     def _load_state(self, customer_id: str, partition: int | None) -> dict[str, Any] | None:
         value = read_state(customer_id, partition)

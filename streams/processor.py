@@ -131,12 +131,18 @@ class StreamProcessor:
         load_state: Callable[[str, int | None], dict[str, Any] | None],
         monotonic: Callable[[], float] = time.monotonic,
         wall_time: Callable[[], float] = time.time,
+        end_offset: Callable[[str, int], int | None] = lambda topic, partition: None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.load_state = load_state
         self.monotonic = monotonic
         self.wall_time = wall_time
+        # The log end of a (topic, partition) as the consumer last saw it, if known: a topic
+        # with unread messages is never idle, however long the worker takes to reach them.
+        self.end_offset = end_offset
+        # (topic, partition) -> offset after the last message taken in
+        self.taken: dict[tuple[str, int], int] = {}
         k = settings.kafka
         self.families: dict[str, EventFamily] = {
             k.topic(k.topics.purchases): "purchase",
@@ -166,7 +172,9 @@ class StreamProcessor:
         ingested_at = datetime.now(UTC)
         touched: set[int] = set()
         late: list[_Pending] = []
+        taken = self.taken
         for msg in messages:
+            taken[(msg.topic, msg.partition)] = msg.offset + 1
             event = self._parse(msg, result, ingested_at)
             if event is None:
                 continue
@@ -242,6 +250,7 @@ class StreamProcessor:
             del self.cache[cid]
         for cid in [c for c, (s, _) in self.dirty.items() if s.partition in partitions]:
             del self.dirty[cid]
+        self.taken = {tp: o for tp, o in self.taken.items() if tp[1] not in partitions}
 
     def rebuild_timers(self, states: list[dict[str, Any]]) -> None:
         """Re-arm absence timers from stored state (after a restart or a rebalance)."""
@@ -296,10 +305,17 @@ class StreamProcessor:
     def _advance(self, partition: int, result: BatchResult) -> None:
         part = self.partitions[partition]
         now = self.monotonic()
-        active = [ts for topic, ts in part.max_seen.items()
-                  if now - part.last_arrival[topic] < self.idle_after]
-        waiting = [t for t in part.last_arrival
-                   if t not in part.max_seen and now - part.last_arrival[t] < self.idle_after]
+
+        def live(topic: str) -> bool:
+            # Sent something lately, or has messages not taken in yet (a backlog: a slow
+            # worker must not mistake a topic it has not reached for a quiet one).
+            if now - part.last_arrival[topic] < self.idle_after:
+                return True
+            end = self.end_offset(topic, partition)
+            return end is not None and end > self.taken.get((topic, partition), end)
+
+        active = [ts for topic, ts in part.max_seen.items() if live(topic)]
+        waiting = [t for t in part.last_arrival if t not in part.max_seen and live(t)]
         if waiting:
             return  # a topic that has sent nothing yet may still bring earlier events
         if active:

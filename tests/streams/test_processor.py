@@ -39,7 +39,9 @@ class Harness:
     """A processor with injected clocks and a store standing in for the Faust table."""
 
     def __init__(self, live: bool = False, lateness: float = 0.0,
-                 store: dict[str, dict[str, Any]] | None = None, wall: float = 0.0) -> None:
+                 store: dict[str, dict[str, Any]] | None = None, wall: float = 0.0,
+                 end_offsets: dict[tuple[str, int], int] | None = None) -> None:
+        ends = end_offsets if end_offsets is not None else {}
         self.settings = processor_settings(live_watermark=live, allowed_lateness_s=lateness,
                                            idle_watermark_after_s=IDLE_AFTER)
         self.monotonic = FakeClock(1_000.0)
@@ -48,6 +50,7 @@ class Harness:
         self.engine = SignalEngine(self.settings.signals, wall_clock=lambda: WALL)
         self.proc = StreamProcessor(self.settings, self.engine,
                                     load_state=lambda cid, _partition: self.store.get(cid),
+                                    end_offset=lambda topic, p: ends.get((topic, p)),
                                     monotonic=self.monotonic, wall_time=self.wall)
         self.offsets = Offsets()
         self.results: list[BatchResult] = []
@@ -188,6 +191,22 @@ def test_watermark_waits_for_every_input_topic() -> None:
                                 ("support-events", 0, 0): 1, ("survey-responses", 0, 0): 1})
     first = next(o for o in h.outputs() if isinstance(o, Milestone))
     assert (first.kind, first.trigger_event_id) == ("first_purchase", p1.event_id)
+
+
+def test_a_topic_with_unread_messages_is_never_idle() -> None:
+    """However long the worker takes to reach a topic's backlog, the watermark waits for it;
+    once nothing is left to read, the topic may go idle."""
+    ends: dict[tuple[str, int], int] = {}
+    h = Harness(end_offsets=ends)
+    h.send(purchase("c1", at(0), 25), support("c1", at(0), "T1", "opened"),
+           survey("c1", at(0), "nps", 8))
+    ends[("survey-responses", 0)] = 6  # five survey answers published, not yet taken in
+    h.monotonic.advance(IDLE_AFTER + 1)
+    r = h.send(purchase("c1", at(3), 25), support("c1", at(3), "T1", "replied"))
+    assert r.done == [] and r.late == 0
+    assert h.proc.watermarks() == {0: at(0).timestamp()}
+    ends[("survey-responses", 0)] = 1  # caught up: silent since, so idle
+    assert sorted(h.tick().done) == [("purchases", 0, 1), ("support-events", 0, 1)]
 
 
 def test_partitions_have_their_own_watermarks() -> None:
