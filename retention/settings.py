@@ -149,9 +149,14 @@ class ModelSettings(BaseModel):
 class WorkerSettings(BaseModel):
     web_host: str = "127.0.0.1"
     web_port: int = 6066
-    # Faust commits acknowledged offsets this often.
+    # Faust commits acknowledged offsets this often; customer states are flushed to the
+    # table (and ClickHouse) at the same pace, latest version per customer.
     commit_interval_s: float = Field(1.0, gt=0)
     loglevel: str = "WARNING"
+    # Python's cyclic garbage collector runs a young-generation pass every this many
+    # allocations (CPython's default is 700). The worker allocates a few objects per event
+    # and frees them by reference counting; at 700 the collector took 15-30% of processing.
+    gc_young_threshold: int = Field(50_000, ge=700)
 
 
 class Settings(BaseSettings):
