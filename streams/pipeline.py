@@ -68,8 +68,11 @@ class Pipeline:
         return self.sink
 
     async def process(self, batch: list[Message]) -> None:
+        # Taken before a rebalance (the agent may hold one while it happens): not ours to
+        # apply any more; Kafka re-delivers them from the committed offsets.
+        generation = app.consumer_generation_id
         messages = [InMessage(m.topic, m.partition, m.offset, m.key, m.value, m)
-                    for m in batch]
+                    for m in batch if m.generation_id == generation]
         self.unacked += len(messages)
         async with self.lock:
             self._arm_timers()
@@ -84,15 +87,6 @@ class Pipeline:
             result = self.processor.tick()
             self._maybe_flush(result)
             await self._enqueue(result)
-
-    async def drain(self) -> None:
-        """Flush every state, then wait until every processed batch is written and acked."""
-        async with self.lock:
-            result = BatchResult()
-            self._maybe_flush(result, force=True)
-            await self._enqueue(result)
-        if self.writes is not None:
-            await self.writes.join()
 
     def _maybe_flush(self, result: BatchResult, force: bool = False) -> None:
         now = time.monotonic()
@@ -125,10 +119,26 @@ class Pipeline:
             finally:
                 self.writes.task_done()
 
+    async def hand_over(self, partitions: set[int]) -> None:
+        """Rebalance: make everything processed durable, then let `partitions` go.
+
+        All under the lock: a batch processed between the last flush and the forgetting
+        would have its state changes dropped while its messages were acknowledged.
+        """
+        async with self.lock:
+            result = BatchResult()
+            self._maybe_flush(result, force=True)
+            await self._enqueue(result)
+            if self.writes is not None:
+                await self.writes.join()
+            self.forget(partitions)
+            self.timers_armed = False  # re-armed from the table for what is ours next
+
     def forget(self, partitions: set[int]) -> None:
         self.processor.forget_partitions(partitions)
-        # Buffered messages of these partitions are dropped unacknowledged: the new owner
-        # re-reads them from the committed offsets.
+        # Buffered messages of these partitions are dropped unacknowledged: whoever owns
+        # them next re-reads them from the committed offsets.
+        self.awaiting_flush = [m for m in self.awaiting_flush if m.partition not in partitions]
         self.unacked = self.processor.buffered() + len(self.awaiting_flush)
 
     async def refresh_model(self) -> None:
@@ -250,7 +260,4 @@ pipeline = Pipeline()
 
 @app.on_partitions_revoked.connect
 async def _on_revoked(app_: Any, revoked: set[Any], **kwargs: Any) -> None:
-    # Finish what was processed while the partitions were ours, then let them go.
-    await pipeline.drain()
-    pipeline.forget({tp.partition for tp in revoked})
-    pipeline.timers_armed = False
+    await pipeline.hand_over({tp.partition for tp in revoked})

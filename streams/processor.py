@@ -109,7 +109,8 @@ _Entry = tuple[float, str, str, int, _Pending]
 class _Partition:
     """Reorder buffer, watermark and absence timers of one input partition."""
 
-    def __init__(self, topics: list[str], now: float) -> None:
+    def __init__(self, number: int, topics: list[str], now: float) -> None:
+        self.number = number
         self.buffer: list[_Entry] = []
         self.timers: list[tuple[float, str]] = []
         # The one due time armed per customer. Heap entries that disagree are superseded:
@@ -251,6 +252,8 @@ class StreamProcessor:
         for cid in [c for c, (s, _) in self.dirty.items() if s.partition in partitions]:
             del self.dirty[cid]
         self.taken = {tp: o for tp, o in self.taken.items() if tp[1] not in partitions}
+        for cid in [c for c, e in self.unwritten.items() if e[0].partition in partitions]:
+            del self.unwritten[cid]
 
     def rebuild_timers(self, states: list[dict[str, Any]]) -> None:
         """Re-arm absence timers from stored state (after a restart or a rebalance)."""
@@ -341,7 +344,7 @@ class StreamProcessor:
             if part.armed.get(customer_id) != due:
                 continue  # superseded by a later _arm
             del part.armed[customer_id]
-            state = self._state(customer_id, None)
+            state = self._state(customer_id, None, part.number)
             current = self.engine.next_due(state)
             if current is None:
                 continue
@@ -370,19 +373,24 @@ class StreamProcessor:
     def _partition(self, partition: int) -> _Partition:
         part = self.partitions.get(partition)
         if part is None:
-            part = self.partitions[partition] = _Partition(list(self.families), self.monotonic())
+            part = self.partitions[partition] = _Partition(partition, list(self.families),
+                                                            self.monotonic())
         return part
 
-    def _state(self, customer_id: str, pending: _Pending | None) -> CustomerState:
+    def _state(self, customer_id: str, pending: _Pending | None,
+               partition: int | None = None) -> CustomerState:
+        """The customer's state: cached, not yet written, stored, or new. The partition
+        (of the event, or of the timer that fires) says where the table keeps it."""
+        if pending is not None:
+            partition = pending.partition
         state = self.cache.get(customer_id)
         if state is None and customer_id in self.unwritten:
             state = self.unwritten[customer_id][0]  # evicted, but the table is behind
             self.cache[customer_id] = state
         if state is None:
-            stored = self.load_state(customer_id,
-                                     pending.partition if pending is not None else None)
+            stored = self.load_state(customer_id, partition)
             state = (CustomerState.from_dict(stored) if stored
-                     else CustomerState(customer_id=customer_id))
+                     else CustomerState(customer_id=customer_id, partition=partition or 0))
             self.cache[customer_id] = state
             if len(self.cache) > self.cache_size:
                 self.cache.popitem(last=False)

@@ -59,15 +59,16 @@ async def store_states(states: Iterable[tuple[str, str, int]],
 
 
 def read_state(customer_id: str, partition: int | None = None) -> dict[str, Any] | None:
-    """The stored state, looked up in its partition's database when the partition is known
-    (one RocksDB read; Faust's own lookup without a current event tries every partition)."""
+    """The stored state, read from its partition's RocksDB database (every open one if the
+    partition is unknown). Not `table.get()`: without a current event, Faust's lookup went
+    through a key index that a rebalance leaves behind, and answered None for stored keys."""
     key = customer_id.encode()
-    if partition is None:
-        raw = customer_state.get(key)
-    else:
-        store = customer_state.data
-        assert isinstance(store, Store)
+    store = customer_state.data
+    assert isinstance(store, Store)
+    if partition is not None:
         raw = store._db_for_partition(partition).get(key)
+    else:
+        raw = next((v for db in list(store._dbs.values()) if (v := db.get(key))), None)
     return json.loads(raw) if raw else None
 
 

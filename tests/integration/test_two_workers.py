@@ -59,11 +59,6 @@ def _partitions(stack: LocalStack) -> set[int]:
     return {int(p) for p in status.get("watermarks", {})}
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug, open: after a rebalance in the middle of processing, the worker that keeps "
-    "partitions raises some absence alerts (inactive_overdue) at other event times and "
-    "misses a few spend_decline alerts, so its state for those partitions diverges; the "
-    "restart test (one worker) is exact. See README, Known limits."))
 def test_a_second_worker_joining_mid_stream_changes_no_output(tmp_path: Path) -> None:
     events = generate_history(SPEC)
     half = len(events) // 2

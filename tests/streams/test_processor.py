@@ -415,3 +415,48 @@ def test_state_changed_again_before_its_flush_is_written_stays_unwritten():
     assert second.flush is not None and "c1" in second.flush.states
     processor.written(second.flush)
     assert "c1" not in processor.unwritten
+
+
+def test_a_timer_reads_its_customer_from_the_timers_partition() -> None:
+    """An absence timer firing for a customer no longer cached reads the stored state from
+    the timer's partition (a lookup without it found nothing after a rebalance)."""
+    import datetime as _dt
+    import json as _json
+
+    from retention.settings import Settings
+    from streams.processor import InMessage, StreamProcessor
+    from streams.signals import SignalEngine
+
+    settings = Settings(signals={"live_watermark": False, "allowed_lateness_s": 0,
+                                 "state_cache_size": 1})
+    table: dict[str, dict[str, Any]] = {}
+    asked: list[tuple[str, int | None]] = []
+
+    def load(cid: str, partition: int | None) -> dict[str, Any] | None:
+        asked.append((cid, partition))
+        return table.get(cid)
+
+    processor = StreamProcessor(settings, SignalEngine(settings.signals), load)
+
+    def order(event_id: str, customer: str, day: int) -> InMessage:
+        body = {"event_id": event_id, "customer_id": customer, "order_id": event_id,
+                "occurred_at": f"2026-01-{day:02d}T00:00:00Z", "amount": 10}
+        return InMessage("purchases", 3, day, customer.encode(), _json.dumps(body).encode())
+
+    def step(messages: list[InMessage], until_day: int) -> BatchResult:
+        processor.process(messages)
+        result = processor.drain(_dt.datetime(2026, 1, 1, tzinfo=_dt.UTC).timestamp()
+                                 + until_day * DAY)
+        processor.flush(result)
+        if result.flush is not None:
+            for cid, (state, _) in result.flush.states.items():
+                table[cid] = state.to_dict()
+            processor.written(result.flush)
+        return result
+
+    step([order("e1", "c1", 1), order("e2", "c1", 2)], 3)  # c1 is due inactive_overdue
+    step([order("e3", "c2", 4)], 5)  # evicts c1 from the one-entry cache
+    asked.clear()
+    fired = step([], 120)
+    assert ("c1", 3) in asked and ("c1", None) not in asked
+    assert fired.alerts >= 1
