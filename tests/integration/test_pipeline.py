@@ -23,7 +23,7 @@ from retention.embedded.stack import LocalStack
 from retention.publisher import Publisher
 from retention.query import WorkerRunner
 from retention.settings import Settings
-from streams.processor import InMessage, StreamProcessor
+from streams.processor import BatchResult, InMessage, StreamProcessor
 from streams.signals import SignalEngine
 from tests.integration.backends import Backend, docker_backend
 
@@ -49,8 +49,8 @@ INVALID = [
 ]
 
 
-def _expected_outputs(events: list[dict], settings: Settings) -> tuple[set[str], set[str]]:
-    """Alert and milestone ids an independent in-process run of the same history gives."""
+def reference_results(events: list[dict], settings: Settings) -> list[BatchResult]:
+    """An independent in-process run of the same history: every event, then all quiet."""
     engine = SignalEngine(settings.signals)
     clock = [0.0]
     processor = StreamProcessor(settings, engine, lambda *_: None, monotonic=lambda: clock[0])
@@ -65,6 +65,12 @@ def _expected_outputs(events: list[dict], settings: Settings) -> tuple[set[str],
     results = [processor.process(messages)]
     clock[0] += settings.signals.idle_watermark_after_s + 1  # all topics go quiet, as live
     results.append(processor.tick())
+    return results
+
+
+def _expected_outputs(events: list[dict], settings: Settings) -> tuple[set[str], set[str]]:
+    """Alert and milestone ids an independent in-process run of the same history gives."""
+    results = reference_results(events, settings)
     alerts = {r[0] for res in results for r in res.rows.rows.get("churn_risk_alerts", [])}
     milestones = {r[0] for res in results for r in res.rows.rows.get("milestones", [])}
     return alerts, milestones

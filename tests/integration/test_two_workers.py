@@ -17,15 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka.partitioner.default import murmur2
 
 from retention.demo.synthetic import HistorySpec, generate_history, to_json_lines
 from retention.embedded.stack import LocalStack
 from retention.publisher import Publisher
 from retention.settings import Settings
 from retention.status import worker_status
-from streams.processor import InMessage, StreamProcessor
-from streams.signals import SignalEngine
 from tests.integration.helpers import (
     counters,
     read_topic,
@@ -33,7 +30,7 @@ from tests.integration.helpers import (
     wait_for,
     wait_idle_alive,
 )
-from tests.integration.test_pipeline import _expected_outputs
+from tests.integration.test_pipeline import _expected_outputs, reference_results
 
 pytestmark = pytest.mark.integration
 
@@ -120,20 +117,8 @@ def test_a_second_worker_joining_mid_stream_changes_no_output(tmp_path: Path) ->
 
 
 
+
 def _reference(events: list[dict[str, Any]], settings: Settings) -> list[dict[str, Any]]:
     """The alerts of an independent in-process run (as _expected_outputs), as payloads."""
-    clock = [0.0]
-    processor = StreamProcessor(settings, SignalEngine(settings.signals), lambda *_: None,
-                                monotonic=lambda: clock[0])
-    n = settings.kafka.partitions
-    topics = {"purchase": "purchases", "support": "support-events",
-              "survey": "survey-responses"}
-    messages = []
-    for i, e in enumerate(events):
-        key = e["customer_id"].encode()
-        messages.append(InMessage(topics[e["type"]], (murmur2(key) & 0x7FFFFFFF) % n, i, key,
-                                  json.dumps(e).encode()))
-    results = [processor.process(messages)]
-    clock[0] += settings.signals.idle_watermark_after_s + 1
-    results.append(processor.tick())
-    return [json.loads(m.value) for r in results for m in r.messages if m.topic == "churn-risk"]
+    return [json.loads(m.value) for r in reference_results(events, settings)
+            for m in r.messages if m.topic == "churn-risk"]
