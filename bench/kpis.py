@@ -24,10 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from retention.kpis import KPIS, Period, load_sql, parameters_for, run_all
-from retention.kpis.model_fit import fit_model
-from retention.query import ClientRunner
+from retention.analytics.kpis import KPIS, Period, load_sql, parameters_for, run_all
+from retention.analytics.model_fit import fit_model
 from retention.settings import Settings
+from sinks.reader import ClientRunner
 
 HISTORY_START = "2022-01-01"
 HISTORY_DAYS = 1096  # 2022-01-01 .. 2024-12-31

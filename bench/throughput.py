@@ -20,7 +20,7 @@ from pathlib import Path
 
 from retention.demo.synthetic import HistorySpec, generate_history, to_json_lines
 from retention.embedded.stack import LocalStack
-from retention.publisher import Publisher
+from retention.kafka import Publisher
 
 
 def _wait_until(done, timeout_s: float, what: str) -> None:

@@ -1,17 +1,25 @@
-"""The ClickHouse sink: one insert per table per batch, retried until it lands."""
+"""The worker's ClickHouse: one insert per table per batch, retried until it lands, and the
+few reads the worker makes (seed states, the latest model, the CLI's queries), all on one
+client under one lock."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from retention.analytics.model import FittedModel
 from retention.settings import SinkSettings
 from sinks.base import RowBatch, SinkBackpressure
+from sinks.model_store import load_latest_model
+from sinks.reader import query_answer
 from sinks.rows import COLUMNS
+from sinks.sql_files import read_sql
 
 log = logging.getLogger(__name__)
 
@@ -62,3 +70,31 @@ class ClickHouseSink:
                 log.warning("ClickHouse write failed, retrying in %.1f s: %s",
                             exc.retry_after_s, exc)
                 await asyncio.sleep(exc.retry_after_s)
+
+    def stored_states(self, partitions: set[int]) -> list[dict[str, Any]]:
+        """The customer states last written for `partitions`, parsed: where a worker carries
+        on when its table is empty because the changelog is gone (the embedded broker keeps
+        topics in memory only)."""
+        with self.lock:
+            rows = self.client.query(read_sql("queries/customer_states.sql")).result_rows
+        states: list[dict[str, Any]] = [json.loads(r[0]) for r in rows]
+        return [s for s in states if s.get("partition") in partitions]
+
+    def latest_model(self) -> FittedModel | None:
+        """The newest `retention model fit` result, None before the first."""
+        with self.lock:
+            return load_latest_model(self.client)
+
+    def answer_query(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Run a WorkerRunner's request read-only (the worker's `/query/` view): the CLI
+        cannot open the embedded folder this process holds. Failures come back as
+        {"error": the database's message}."""
+        try:
+            with self.lock:
+                result = self.client.query(
+                    request["sql"], parameters=request.get("parameters") or {},
+                    settings={"readonly": 2},
+                )
+            return query_answer(result)
+        except Exception as exc:  # the caller gets the database's own message
+            return {"error": str(exc)}

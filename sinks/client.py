@@ -9,6 +9,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from retention.settings import Settings
+from sinks.sql_files import read_sql
 
 
 def chdb_path(dsn: str) -> Path:
@@ -36,6 +37,6 @@ def create_client(settings: Settings) -> Client:
             database="default",
         )
     if database != "default":
-        client.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        client.command(read_sql("queries/create_database.sql"), parameters={"database": database})
         client.database = database
     return client

@@ -9,18 +9,9 @@ from importlib import resources
 
 from clickhouse_connect.driver.client import Client
 
+from sinks.sql_files import read_sql
+
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-_LEDGER = """
-CREATE TABLE IF NOT EXISTS schema_migrations
-(
-    version    UInt32,
-    name       String,
-    checksum   String,
-    applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
-)
-ENGINE = ReplacingMergeTree(applied_at)
-ORDER BY version
-"""
 
 
 class MigrationError(RuntimeError):
@@ -69,8 +60,8 @@ def available_migrations() -> list[Migration]:
 
 
 def applied_checksums(client: Client) -> dict[int, str]:
-    client.command(_LEDGER)
-    rows = client.query("SELECT version, checksum FROM schema_migrations FINAL").result_rows
+    client.command(read_sql("queries/migration_ledger.sql"))
+    rows = client.query(read_sql("queries/applied_migrations.sql")).result_rows
     return {int(v): str(c) for v, c in rows}
 
 

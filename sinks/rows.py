@@ -1,4 +1,5 @@
-"""Row shapes for every table the worker writes: each column list is defined once, here.
+"""Row shapes for every table the pipeline writes (the worker; `retention model fit` the
+model tables): each column list is defined once, here.
 
 A contract test checks these lists against the tables the migrations create.
 """
@@ -38,6 +39,14 @@ COLUMNS: dict[str, list[str]] = {
         "open_risk_rules", "state",
     ],
     "dead_letters": ["topic", "partition", "offset", "key", "reason", "payload", "failed_at"],
+    "model_params": [
+        "version", "fitted_at", "as_of", "horizon_days", "r", "alpha", "a", "b", "p", "q", "v",
+        "customers", "repeat_customers", "bgnbd_log_likelihood", "gg_log_likelihood",
+    ],
+    "customer_predictions": [
+        "model_version", "customer_id", "x", "t_x", "T", "m_x", "p_alive", "expected_purchases",
+        "predicted_clv",
+    ],
 }
 
 Row = tuple[Any, ...]

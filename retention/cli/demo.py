@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import click
 
@@ -14,8 +14,12 @@ from retention.cli import exit_codes
 from retention.cli.common import fail, render
 from retention.demo.synthetic import HistorySpec, generate_history, to_json_lines
 from retention.embedded.stack import LocalStack
-from retention.publisher import Publisher
+from retention.kafka import Publisher
+from retention.settings import Settings
 from schemas.alerts import MilestoneKind, RuleId
+
+if TYPE_CHECKING:
+    from sinks.reader import QueryRunner
 
 
 @click.command()
@@ -57,12 +61,13 @@ def demo(customers: int, months: int, seed: int, keep: Path | None, timeout: flo
             stack.stop()
 
 
-def _print_results(settings, spec: HistorySpec) -> None:
-    from retention.query import ClientRunner
+def _print_results(settings: Settings, spec: HistorySpec) -> None:
+    from sinks.reader import ClientRunner
+    from sinks.sql_files import read_sql
 
     runner = ClientRunner(settings)
     try:
-        from retention.kpis.model_fit import fit_model
+        from retention.analytics.model_fit import fit_model
 
         report = fit_model(runner.client, settings)
         if report.model is not None:
@@ -76,10 +81,8 @@ def _print_results(settings, spec: HistorySpec) -> None:
         start = end - timedelta(days=182)
         click.echo("\nKPIs over the last six months of the history")
         _print_kpis(runner, settings, start, end)
-        alerts = dict(runner.query(
-            "SELECT rule_id, count() FROM churn_risk_alerts FINAL GROUP BY rule_id").rows)
-        milestones = dict(runner.query(
-            "SELECT kind, count() FROM milestones FINAL GROUP BY kind").rows)
+        alerts = dict(runner.query(read_sql("queries/alerts_by_rule.sql")).rows)
+        milestones = dict(runner.query(read_sql("queries/milestones_by_kind.sql")).rows)
         # Every kind is listed, zero counts too: a rule that never fired is news as well.
         rows = [["churn-risk", rule, alerts.get(rule, 0)] for rule in get_args(RuleId)]
         rows += [["milestones", kind, milestones.get(kind, 0)]
@@ -91,9 +94,10 @@ def _print_results(settings, spec: HistorySpec) -> None:
         runner.close()
 
 
-def _print_kpis(runner, settings, start, end) -> None:
+def _print_kpis(runner: QueryRunner, settings: Settings, start: datetime,
+                end: datetime) -> None:
+    from retention.analytics.kpis import Period, run_all
     from retention.cli.kpi import emit_period
-    from retention.kpis import Period, run_all
 
     period = Period(start.date(), end.date())
     emit_period(run_all(runner, period, settings), period, "table")

@@ -17,9 +17,7 @@ from typing import Any, cast
 
 import click
 
-from retention.cli import exit_codes
-from retention.cli.common import FORMAT_OPTION, fail, render
-from retention.kpis import (
+from retention.analytics.kpis import (
     KPIS,
     Kpi,
     KpiValue,
@@ -29,9 +27,11 @@ from retention.kpis import (
     run_matrix,
     split_period,
 )
-from retention.kpis.runner import Granularity
-from retention.query import QueryError, QueryRunner, open_runner
+from retention.analytics.kpis.runner import Granularity
+from retention.cli import exit_codes
+from retention.cli.common import FORMAT_OPTION, fail, render
 from retention.settings import Settings, get_settings
+from sinks.reader import QueryError, QueryRunner, open_runner
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 

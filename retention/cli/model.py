@@ -28,7 +28,7 @@ def fit(as_of: dt.datetime | None) -> None:
     Exits 4 without storing anything when the data cannot support the model yet
     (too few buyers, too little history, too few repeat buyers) or the fit fails.
     """
-    from retention.kpis.model_fit import fit_model
+    from retention.analytics.model_fit import fit_model
 
     settings = get_settings()
     with backend(settings) as runner:
@@ -60,7 +60,7 @@ def fit(as_of: dt.datetime | None) -> None:
 @model.command("show")
 def show() -> None:
     """Print the latest stored model's parameters."""
-    from retention.model.store import load_latest_model
+    from sinks.model_store import load_latest_model
 
     with backend(get_settings()) as runner:
         latest = load_latest_model(runner)

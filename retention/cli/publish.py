@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
+from typing import TextIO
 
 import click
 
 from retention.cli import exit_codes
 from retention.cli.common import fail
-from retention.kafka import BrokerUnavailable
-from retention.publisher import TOPIC_ALIASES, Publisher
+from retention.kafka import TOPIC_ALIASES, BrokerUnavailable, Publisher
 from retention.settings import get_settings
 
 
@@ -17,7 +17,7 @@ from retention.settings import get_settings
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @click.option("--topic", type=click.Choice(sorted(TOPIC_ALIASES)), default=None,
               help="Send every line to this topic; by default each line's `type` decides.")
-def publish(file, topic: str | None) -> None:
+def publish(file: TextIO, topic: str | None) -> None:
     """Validate and publish JSON lines from FILE (`-` for stdin).
 
     Invalid lines are reported with their line numbers and not sent. Exit status 0 only if

@@ -12,7 +12,7 @@ from retention.embedded.broker import BrokerError, start_broker
 from retention.embedded.runfile import RunInfo, read_run_file, remove_run_file, write_run_file
 from retention.embedded.stack import forget_local_tables
 from retention.kafka import BrokerUnavailable, ensure_topics
-from retention.settings import get_settings
+from retention.settings import Settings, get_settings
 
 
 @click.command()
@@ -62,7 +62,7 @@ def worker() -> None:
     run_worker(settings.worker.loglevel)
 
 
-def _dsn_label(settings) -> str:
+def _dsn_label(settings: Settings) -> str:
     ch = settings.clickhouse
     if ch.is_embedded:
         from sinks.client import chdb_path

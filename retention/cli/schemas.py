@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import click
+from pydantic import BaseModel
 
 from schemas import ChurnRiskAlert, DeadLetter, Milestone, Purchase, SupportEvent, SurveyResponse
 
-EXPORTED = {
+EXPORTED: dict[str, type[BaseModel]] = {
     "purchases": Purchase,
     "support-events": SupportEvent,
     "survey-responses": SurveyResponse,

@@ -9,10 +9,9 @@ import click
 
 from retention.cli import exit_codes
 from retention.cli.common import fail
-from retention.kafka import BrokerUnavailable
+from retention.kafka import BrokerUnavailable, current_status
+from retention.kafka import wait_idle as wait_until_idle
 from retention.settings import get_settings
-from retention.status import current_status
-from retention.status import wait_idle as wait_until_idle
 
 
 @click.command()

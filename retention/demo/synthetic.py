@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 CHANNELS = ["web", "app", "store"]
 SUPPORT_CHANNELS = ["email", "phone", "chat", "web", "app", "social"]
@@ -33,12 +34,12 @@ def _iso(ts: datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
 
 
-def generate_history(spec: HistorySpec) -> list[dict]:
+def generate_history(spec: HistorySpec) -> list[dict[str, Any]]:
     """Every event of the history, sorted by occurred_at, with a `type` routing field."""
     rng = random.Random(spec.seed)
     start = spec.end - timedelta(days=30 * spec.months)
     span_days = (spec.end - start).days
-    events: list[dict] = []
+    events: list[dict[str, Any]] = []
     seq = 0
 
     def next_id(prefix: str) -> str:
@@ -87,12 +88,13 @@ def generate_history(spec: HistorySpec) -> list[dict]:
 
 
 def _ticket(rng: random.Random, cid: str, opened: datetime, unhappy: bool,
-            next_id) -> list[dict]:
+            next_id: Callable[[str], str]) -> list[dict[str, Any]]:
     ticket = next_id("t")
     channel = rng.choice(SUPPORT_CHANNELS)
-    base = {"type": "support", "customer_id": cid, "ticket_id": ticket, "channel": channel,
-            "category": rng.choice(CATEGORIES)}
-    out = [{**base, "event_id": next_id("s"), "occurred_at": _iso(opened), "action": "opened"}]
+    base: dict[str, Any] = {"type": "support", "customer_id": cid, "ticket_id": ticket,
+                            "channel": channel, "category": rng.choice(CATEGORIES)}
+    out: list[dict[str, Any]] = [
+        {**base, "event_id": next_id("s"), "occurred_at": _iso(opened), "action": "opened"}]
     t = opened + timedelta(hours=rng.expovariate(1 / (20 if unhappy else 6)))
     out.append({**base, "event_id": next_id("s"), "occurred_at": _iso(t), "action": "replied"})
     if unhappy and rng.random() < 0.3:
@@ -107,7 +109,8 @@ def _ticket(rng: random.Random, cid: str, opened: datetime, unhappy: bool,
     return out
 
 
-def _survey(rng: random.Random, cid: str, at: datetime, unhappy: bool, next_id) -> dict:
+def _survey(rng: random.Random, cid: str, at: datetime, unhappy: bool,
+            next_id: Callable[[str], str]) -> dict[str, Any]:
     if rng.random() < 0.6:
         score = rng.randint(0, 7) if unhappy else rng.choice([6, 7, 8, 8, 9, 9, 10, 10])
         return {"type": "survey", "event_id": next_id("v"), "customer_id": cid,
@@ -117,6 +120,6 @@ def _survey(rng: random.Random, cid: str, at: datetime, unhappy: bool, next_id) 
             "occurred_at": _iso(at), "survey": "csat", "score": score}
 
 
-def to_json_lines(events: list[dict]) -> Iterator[str]:
+def to_json_lines(events: list[dict[str, Any]]) -> Iterator[str]:
     for event in events:
         yield json.dumps(event, separators=(",", ":"))

@@ -17,9 +17,8 @@ from pathlib import Path
 
 from retention.embedded.broker import EmbeddedBroker, free_loopback_port, start_broker
 from retention.embedded.runfile import RunInfo, remove_run_file, write_run_file
-from retention.kafka import ensure_topics
+from retention.kafka import Status, ensure_topics, wait_idle
 from retention.settings import Settings
-from retention.status import Status, wait_idle
 
 
 @contextmanager

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 from kafka import KafkaConsumer, TopicPartition
 
 from retention.embedded.stack import LocalStack
-from retention.query import WorkerRunner
-from retention.status import Status, current_status, worker_status
+from retention.kafka import Status, current_status, worker_status
+from sinks.reader import WorkerRunner
 
 T = TypeVar("T")
 

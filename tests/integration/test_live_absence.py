@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from retention.embedded.stack import LocalStack
-from retention.publisher import Publisher
+from retention.kafka import Publisher
 from tests.integration.helpers import counters, runner, wait_for, watch_topic
 
 pytestmark = pytest.mark.integration

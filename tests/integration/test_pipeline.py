@@ -20,9 +20,9 @@ from kafka.partitioner.default import murmur2
 
 from retention.demo.synthetic import HistorySpec, generate_history, to_json_lines
 from retention.embedded.stack import LocalStack
-from retention.publisher import Publisher
-from retention.query import WorkerRunner
+from retention.kafka import Publisher
 from retention.settings import Settings
+from sinks.reader import WorkerRunner
 from streams.processor import BatchResult, InMessage, StreamProcessor
 from streams.signals import SignalEngine
 from tests.integration.backends import Backend, docker_backend

@@ -18,7 +18,7 @@ import pytest
 
 from retention.demo.synthetic import HistorySpec, generate_history, to_json_lines
 from retention.embedded.stack import LocalStack
-from retention.publisher import Publisher
+from retention.kafka import Publisher
 from streams.state import day_of
 from tests.integration.helpers import (
     counters,

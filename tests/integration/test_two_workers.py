@@ -20,9 +20,8 @@ import pytest
 
 from retention.demo.synthetic import HistorySpec, generate_history, to_json_lines
 from retention.embedded.stack import LocalStack
-from retention.publisher import Publisher
+from retention.kafka import Publisher, worker_status
 from retention.settings import Settings
-from retention.status import worker_status
 from tests.integration.helpers import (
     counters,
     read_topic,

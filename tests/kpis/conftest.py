@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from retention.query import ClientRunner
 from retention.settings import Settings
+from sinks.reader import ClientRunner
 
 
 @dataclass

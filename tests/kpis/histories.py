@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retention.model import BgNbdParams, GammaGammaParams
+from retention.analytics.model import BgNbdParams, GammaGammaParams
 from sinks.rows import COLUMNS
 from tests.model.simulate import simulate_bgnbd_days, simulate_gamma_gamma
 

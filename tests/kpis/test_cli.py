@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner, Result
 
+from retention.analytics.kpis import KPIS, Period, run_all, run_kpi, run_matrix, split_period
 from retention.cli.kpi import kpi
 from retention.cli.model import model
-from retention.kpis import KPIS, Period, run_all, run_kpi, run_matrix, split_period
 from retention.settings import get_settings
 
 from .conftest import Db

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from retention.kpis import KPIS, Period, run_kpi, run_matrix
-from retention.kpis.model_fit import customer_rfm
+from retention.analytics.kpis import KPIS, Period, run_kpi, run_matrix
+from retention.analytics.model_fit import customer_rfm
 
 from .conftest import Db, assert_matrix_equal, assert_outputs_equal
 from .histories import random_history

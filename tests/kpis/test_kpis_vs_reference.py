@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from retention.kpis import KPIS, Period, run_kpi, run_matrix
+from retention.analytics.kpis import KPIS, Period, run_kpi, run_matrix
 
 from .conftest import Db, assert_matrix_equal, assert_outputs_equal, open_db
 from .histories import History, random_history, single_customer_history

@@ -9,15 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retention.kpis import Period, run_kpi
-from retention.kpis.model_fit import FitReport, customer_rfm, default_as_of, fit_model
-from retention.model import (
+from retention.analytics.kpis import Period, run_kpi
+from retention.analytics.model import (
     fit_bgnbd,
     predicted_clv,
     probability_alive,
     rfm_from_purchases,
 )
-from retention.model.store import load_latest_model
+from retention.analytics.model_fit import FitReport, customer_rfm, default_as_of, fit_model
+from sinks.model_store import load_latest_model
 
 from .conftest import Db, open_db
 from .histories import AS_OF, TRUE_BG, TRUE_GG, History, simulated_history
@@ -45,7 +45,7 @@ def _reference_rfm(history: History):
 
 
 def test_sql_model_inputs_match_the_definition(fitted) -> None:
-    """x, t_x, T, m_x from SQL equal retention.model.rfm_from_purchases on the same orders
+    """x, t_x, T, m_x from SQL equal retention.analytics.model.rfm_from_purchases on the same orders
     (refunds out, re-deliveries once, same-day orders one purchase day)."""
     db, history, _ = fitted
     sql = customer_rfm(db.client, AS_OF)

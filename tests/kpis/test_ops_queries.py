@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from retention.kpis import Period, run_kpi, run_matrix, split_period
-from retention.kpis.model_fit import fit_model
+from retention.analytics.kpis import Period, run_kpi, run_matrix, split_period
+from retention.analytics.model_fit import fit_model
 from retention.settings import get_settings
 from sinks.rows import COLUMNS
 

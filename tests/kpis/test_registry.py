@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from retention.kpis import KPIS, Benchmark, Period, load_sql, split_period
-from retention.kpis.registry import PARAMETER_TYPES
+from retention.analytics.kpis import KPIS, Benchmark, Period, load_sql, split_period
+from retention.analytics.kpis.registry import PARAMETER_TYPES
 
 SPEC_KPIS = {
     "repeat_customer_rate", "repeat_purchase_rate", "purchase_frequency", "average_order_value",

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from retention.kpis import Period, run_kpi
+from retention.analytics.kpis import Period, run_kpi
 
 from .histories import History
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from retention.model import BgNbdParams, GammaGammaParams
+from retention.analytics.model import BgNbdParams, GammaGammaParams
 
 IntArray = npt.NDArray[np.int64]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from retention.model import (
+from retention.analytics.model import (
     BgNbdParams,
     bgnbd_log_likelihood,
     compress,

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retention.model import (
+from retention.analytics.model import (
     BgNbdParams,
     GammaGammaParams,
     conditional_expected_order_value,

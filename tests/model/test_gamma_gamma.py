@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from retention.model import (
+from retention.analytics.model import (
     GammaGammaParams,
     conditional_expected_order_value,
     fit_gamma_gamma,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retention.model import (
+from retention.analytics.model import (
     BgNbdParams,
     GammaGammaParams,
     check_readiness,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retention.model import rfm_from_purchases
+from retention.analytics.model import rfm_from_purchases
 
 
 def test_definitions_on_a_hand_worked_example() -> None:

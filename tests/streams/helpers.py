@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from retention.model import BgNbdParams, probability_alive
+from retention.analytics.model import BgNbdParams, probability_alive
 from retention.settings import Settings, SignalSettings
 from schemas import (
     ChurnRiskAlert,
@@ -146,8 +146,8 @@ def only(items: list[Any]) -> Any:
 
 # --- a BG/NBD model for low_p_alive -------------------------------------------------------
 class BgNbdStub:
-    """PAliveModel over retention.model's closed-form P(alive); the crossing day is found by
-    bisection on that same function, independently of any other closed form."""
+    """PAliveModel over retention.analytics.model's closed-form P(alive); the crossing day is
+    found by bisection on that same function, independently of any other closed form."""
 
     def __init__(self, params: BgNbdParams) -> None:
         self.params = params

@@ -11,8 +11,8 @@ from functools import cache
 
 import pytest
 
+from retention.analytics.model import BgNbdParams
 from retention.demo.synthetic import HistorySpec, generate_history
-from retention.model import BgNbdParams
 from schemas import ChurnRiskAlert, Milestone, parse_event
 from streams.processor import InMessage, StreamProcessor
 from streams.signals.engine import Output, SignalEngine

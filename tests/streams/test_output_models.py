@@ -9,8 +9,8 @@ from datetime import datetime
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from retention.analytics.model import BgNbdParams
 from retention.demo.synthetic import HistorySpec, generate_history
-from retention.model import BgNbdParams
 from schemas import ChurnRiskAlert, Milestone, parse_event
 from streams.signals.engine import Output, SignalEngine, _round6
 from streams.state import CustomerState

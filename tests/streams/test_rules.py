@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from retention.model import BgNbdParams, probability_alive
+from retention.analytics.model import BgNbdParams, probability_alive
 from schemas import ChurnRiskAlert
 from streams.signals.engine import Output
 from streams.state import MAX_TRACKED_TICKETS, day_of

@@ -1,20 +1,28 @@
-"""Read queries from the CLI, wherever ClickHouse is.
+"""Reading ClickHouse from the CLI, wherever it is.
 
 A ClickHouse server, or an embedded chDB folder no worker holds, is queried directly.
 An embedded folder held by a running worker (chDB allows one process per folder) is
-queried through that worker's `/query/` view.
+queried through that worker's `/query/` view; both ends of that exchange are here
+(`WorkerRunner` asks, `query_answer` is what the view sends back).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import json
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from clickhouse_connect.driver.query import QueryResult as ClientQueryResult
+
 from retention.embedded.runfile import read_run_file
 from retention.settings import Settings
+from sinks.client import create_client
+from sinks.migrations import migrate
 
 
 class QueryError(RuntimeError):
@@ -29,6 +37,11 @@ class QueryResult:
     def dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
+    @classmethod
+    def of(cls, result: ClientQueryResult) -> QueryResult:
+        """A clickhouse-connect result, rows as lists."""
+        return cls(list(result.column_names), [list(r) for r in result.result_rows])
+
 
 class QueryRunner(Protocol):
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult: ...
@@ -37,21 +50,17 @@ class QueryRunner(Protocol):
 
 
 class ClientRunner:
-    """Runs queries on a clickhouse-connect client this process owns."""
+    """Runs queries on a clickhouse-connect client this process owns (migrated on open)."""
 
     def __init__(self, settings: Settings) -> None:
-        from sinks.client import create_client
-        from sinks.migrations import migrate
-
         self.client = create_client(settings)
         migrate(self.client)
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
         try:
-            result = self.client.query(sql, parameters=parameters or {})
+            return QueryResult.of(self.client.query(sql, parameters=parameters or {}))
         except Exception as exc:
             raise QueryError(str(exc)) from exc
-        return QueryResult(list(result.column_names), [list(r) for r in result.result_rows])
 
     def close(self) -> None:
         self.client.close()
@@ -80,6 +89,25 @@ class WorkerRunner:
 
     def close(self) -> None:
         pass
+
+
+def query_answer(result: ClientQueryResult) -> dict[str, Any]:
+    """What the worker's `/query/` view sends a WorkerRunner: {"columns", "rows"}, values
+    made JSON-safe (dates as ISO text); a failure is sent as {"error": message}."""
+    return {"columns": list(result.column_names),
+            "rows": _jsonable([list(r) for r in result.result_rows])}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
 
 
 def open_runner(settings: Settings) -> QueryRunner:

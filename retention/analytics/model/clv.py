@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from retention.model.bgnbd import BgNbdParams, expected_purchases
-from retention.model.gamma_gamma import GammaGammaParams, conditional_expected_order_value
+from retention.analytics.model.bgnbd import BgNbdParams, expected_purchases
+from retention.analytics.model.gamma_gamma import GammaGammaParams, conditional_expected_order_value
 
 FloatArray = npt.NDArray[np.float64]
 

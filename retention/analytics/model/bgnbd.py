@@ -285,7 +285,8 @@ def probability_alive(
     xa, ta, Ta = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (x, t_x, T)))
     xa, ta, Ta = _validate_rft(xa, ta, Ta)
     shape = np.broadcast_shapes(*(np.shape(v) for v in (x, t_x, T)))
-    return expit(-_log_alive_odds(params, xa, ta, Ta)).reshape(shape)
+    alive: FloatArray = expit(-_log_alive_odds(params, xa, ta, Ta))
+    return alive.reshape(shape)
 
 
 # Within this distance of a degenerate value of ``a`` (see _purchases_bracket), the bracket
@@ -368,7 +369,7 @@ def expected_purchases(
     if np.any(ta_h < 0):
         raise ValueError("horizon t must be >= 0")
     xa, txa, Ta = _validate_rft(arrays[1], arrays[2], arrays[3])
-    p_alive = expit(-_log_alive_odds(params, xa, txa, Ta))
+    p_alive: FloatArray = expit(-_log_alive_odds(params, xa, txa, Ta))
     return (p_alive * _purchases_bracket(params, xa, Ta, ta_h)).reshape(shape)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from kafka import KafkaProducer
 
-from retention.kafka import client_config
+from retention.kafka.connection import client_config
 from retention.settings import Settings
 from schemas import EventFamily, InputEvent, InvalidEvent, family_of_line, parse_event
 from schemas.purchase import Purchase

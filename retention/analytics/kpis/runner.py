@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any, Literal
 
-from retention.kpis.registry import KPIS, Kpi
-from retention.query import QueryRunner
+from retention.analytics.kpis.registry import KPIS, Kpi
 from retention.settings import Settings
+from sinks.reader import QueryRunner
+from sinks.sql_files import read_sql
 
 Granularity = Literal["month", "quarter"]
 
@@ -40,9 +39,8 @@ class KpiValue:
     inside: bool | None
 
 
-@cache
 def load_sql(kpi: Kpi) -> str:
-    return (resources.files("sql") / kpi.sql_path).read_text()
+    return read_sql(kpi.sql_path)
 
 
 def parameters_for(kpi: Kpi, period: Period, settings: Settings) -> dict[str, Any]:

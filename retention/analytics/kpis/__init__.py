@@ -1,7 +1,7 @@
 """Retention KPIs: one SQL file per KPI (sql/kpis), a registry describing them, a runner."""
 
-from retention.kpis.registry import KPIS, Benchmark, Kpi, Unit
-from retention.kpis.runner import (
+from retention.analytics.kpis.registry import KPIS, Benchmark, Kpi, Unit
+from retention.analytics.kpis.runner import (
     KpiValue,
     Period,
     load_sql,

@@ -1,4 +1,5 @@
-"""`retention model fit`: model inputs from ClickHouse, BG/NBD + Gamma-Gamma fit, storage.
+"""`retention model fit`: model inputs from ClickHouse (sinks.model_store), BG/NBD +
+Gamma-Gamma fit, storage.
 
 x, t_x, T, m_x come from sql/model/customer_rfm.sql (the purchase pre-aggregates, so each
 event counts once); identical rows are compressed into weights before fitting, which keeps
@@ -10,22 +11,23 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import numpy as np
 
-from retention.model import (
+from retention.analytics.model import (
+    FittedModel,
+    Predictions,
     check_readiness,
     compress,
+    expected_purchases,
     fit_bgnbd,
     fit_gamma_gamma,
     predicted_clv,
     probability_alive,
 )
-from retention.model.bgnbd import expected_purchases
-from retention.model.store import FittedModel, Predictions, next_version, save_model
 from retention.settings import Settings
+from sinks.model_store import last_purchase_day, model_inputs, next_version, save_model
 
 
 @dataclass
@@ -51,21 +53,15 @@ def default_as_of(client: Any, today: dt.date | None = None) -> dt.date | None:
     """The last complete UTC day with data: min(last purchase day, yesterday); None if no
     purchase. A replay of old history then calibrates on its own last day, not on today."""
     yesterday = (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=1)
-    rows = client.query(
-        "SELECT max(day), count() FROM purchase_days"
-    ).result_rows
-    last, count = rows[0]
-    if not count:
+    last = last_purchase_day(client)
+    if last is None:
         return None
     return min(last, yesterday)
 
 
 def customer_rfm(client: Any, as_of: dt.date) -> dict[str, np.ndarray]:
     """Columns customer_id, x, t_x, T, m_x (NaN for x == 0) of every customer."""
-    sql = (resources.files("sql") / "model" / "customer_rfm.sql").read_text()
-    result = client.query(sql, parameters={"as_of": as_of})
-    names = list(result.column_names)
-    columns = dict(zip(names, result.result_columns, strict=True))
+    columns = model_inputs(client, as_of)
     return {
         "customer_id": np.asarray(columns["customer_id"], dtype=object),
         "x": np.asarray(columns["x"], dtype=np.int64),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from retention.embedded.runfile import read_run_file
-from retention.kafka import consumer_lag
+from retention.kafka.offsets import consumer_lag
 from retention.settings import Settings
 
 
@@ -36,7 +36,8 @@ def worker_url(settings: Settings) -> str:
 def worker_status(settings: Settings) -> dict[str, Any] | None:
     try:
         with urllib.request.urlopen(worker_url(settings) + "/status/", timeout=5) as resp:
-            return json.load(resp)
+            status: dict[str, Any] = json.load(resp)
+            return status
     except OSError:
         return None
 

@@ -3,7 +3,7 @@
 Time unit throughout is days. Pure numpy/scipy so it runs inside any worker.
 """
 
-from retention.model.bgnbd import (
+from retention.analytics.model.bgnbd import (
     BgNbdFit,
     BgNbdParams,
     bgnbd_log_likelihood,
@@ -13,22 +13,25 @@ from retention.model.bgnbd import (
     fit_bgnbd,
     probability_alive,
 )
-from retention.model.clv import predicted_clv
-from retention.model.gamma_gamma import (
+from retention.analytics.model.clv import predicted_clv
+from retention.analytics.model.fitted import FittedModel, Predictions
+from retention.analytics.model.gamma_gamma import (
     GammaGammaFit,
     GammaGammaParams,
     conditional_expected_order_value,
     fit_gamma_gamma,
     population_mean_order_value,
 )
-from retention.model.readiness import Readiness, check_readiness
-from retention.model.rfm import Rfm, rfm_from_purchases
+from retention.analytics.model.readiness import Readiness, check_readiness
+from retention.analytics.model.rfm import Rfm, rfm_from_purchases
 
 __all__ = [
     "BgNbdFit",
     "BgNbdParams",
+    "FittedModel",
     "GammaGammaFit",
     "GammaGammaParams",
+    "Predictions",
     "Readiness",
     "Rfm",
     "bgnbd_log_likelihood",
