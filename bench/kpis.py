@@ -28,21 +28,11 @@ from retention.analytics.kpis import KPIS, Period, load_sql, parameters_for, run
 from retention.analytics.model_fit import fit_model
 from retention.settings import Settings
 from sinks.reader import ClientRunner
+from sinks.sql_files import read_sql
 
-HISTORY_START = "2022-01-01"
+HISTORY_START = dt.date(2022, 1, 1)
 HISTORY_DAYS = 1096  # 2022-01-01 .. 2024-12-31
 PERIOD = Period(dt.date(2024, 1, 1), dt.date(2025, 1, 1))
-
-# Raw-table stand-ins with the pre-aggregates' columns: same KPI logic, no pre-aggregation.
-RAW_PURCHASE_DAYS = (
-    "(SELECT customer_id, toDate(occurred_at) AS day, [(event_id, amount)] AS orders "
-    "FROM purchases FINAL WHERE kind = 'order')"
-)
-RAW_SPANS = (
-    "(SELECT customer_id, occurred_at AS first_purchase_at, occurred_at AS last_purchase_at "
-    "FROM purchases FINAL WHERE kind = 'order')"
-)
-
 
 # The purchase history follows the BG/NBD and Gamma-Gamma stories (time unit days), so the
 # model fit has something to recover; calibrated to ~10 purchases per customer.
@@ -51,87 +41,18 @@ TRUE_GG = {"p": 6.0, "q": 4.0, "v": 60.0}
 
 
 def generate(client: Any, customers: int) -> None:
-    """History in SQL: each customer joins on a hashed day, buys at a Gamma-distributed rate
-    and drops out after each repeat purchase with a Beta-distributed probability; order
-    values are Gamma-Gamma. 1% refunds; 0.5% of events delivered twice. Plus ~1.35 support
-    events and 1 survey answer per customer. Gamma(k, rate) draws are chi-squared(2k) / 2
-    rate because ClickHouse's rand* functions take constant parameters only."""
-    c = customers
-    bg, gg = TRUE_BGNBD, TRUE_GG
-    meta = "NULL, 1, 0, 0, now64(3)"
-    client.command(f"""
-        INSERT INTO purchases
-        SELECT
-            concat('e', toString(cust), '-', toString(k)), concat('c', toString(cust)),
-            toDateTime64('{HISTORY_START} 00:00:00', 3, 'UTC')
-                + toIntervalMillisecond(toUInt64((joined + offset) * 86400000)),
-            concat('o', toString(cust), '-', toString(k)),
-            round(randChiSquared({2 * gg["p"]}, k) / (2 * nu), 2), 'USD', 1, 'web',
-            if(cityHash64(cust, k) % 100 = 0, 'refund', 'order'), {meta}
-        FROM (
-            SELECT
-                number AS cust,
-                cityHash64(number, 1) % {HISTORY_DAYS} + cityHash64(number, 2) % 1000 / 1000
-                    AS joined,
-                {HISTORY_DAYS} - joined AS window,
-                randChiSquared({2 * bg["r"]}, number) / {2 * bg["alpha"]} AS lambda,
-                randChiSquared({2 * bg["a"]}, number + 1) AS beta_a,
-                randChiSquared({2 * bg["b"]}, number + 2) AS beta_b,
-                beta_a / (beta_a + beta_b) AS dropout,
-                -- Repeat purchases before dropping out: geometric, capped for array size.
-                least(300, toUInt64(1 + floor(log(randCanonical(number + 3))
-                                              / log(1 - dropout)))) AS lifetime_purchases,
-                randChiSquared({2 * gg["q"]}, number + 4) / {2 * gg["v"]} AS nu,
-                arrayConcat([0.], arrayFilter(t -> t < window, arrayCumSum(
-                    arrayMap(i -> randExponential(1, i) / lambda, range(lifetime_purchases)))))
-                    AS offsets
-            FROM numbers({c})
-        )
-        ARRAY JOIN offsets AS offset, arrayEnumerate(offsets) AS k
-        SETTINGS max_partitions_per_insert_block = 0
-    """)
+    """History in SQL (sql/bench/generate_*.sql): purchases following the true parameters
+    above, 1% refunds; 0.5% of events delivered twice. Plus ~1.35 support events and 1
+    survey answer per customer."""
+    history = {"history_start": HISTORY_START, "history_days": HISTORY_DAYS,
+               "customers": customers}
+    client.command(read_sql("bench/generate_purchases.sql"),
+                   parameters={**history, **TRUE_BGNBD, **TRUE_GG})
     # Re-deliveries: the same events again, later ingested_at.
-    client.command("""
-        INSERT INTO purchases
-        SELECT event_id, customer_id, occurred_at, order_id, amount, currency, items, channel,
-               kind, source, schema_version, kafka_partition, kafka_offset + 1, now64(3)
-        FROM purchases WHERE cityHash64(event_id) % 200 = 0
-        SETTINGS max_partitions_per_insert_block = 0
-    """)
-    tickets = max(c // 2, 1)
-    client.command(f"""
-        INSERT INTO support_events
-        WITH
-            intDiv(number, 3) AS ticket, number % 3 AS step,
-            cityHash64(ticket, 7) % {HISTORY_DAYS} AS opened_day,
-            toDateTime64('{HISTORY_START} 00:00:00', 3, 'UTC') + toIntervalDay(opened_day)
-                + toIntervalMillisecond(cityHash64(ticket, 8) % 86400000) AS opened_at
-        SELECT
-            concat('s', toString(number)), concat('c', toString(cityHash64(ticket, 9) % {c})),
-            opened_at + toIntervalMillisecond(
-                multiIf(step = 0, 0, step = 1, cityHash64(ticket, 10) % 172800000,
-                        172800000 + cityHash64(ticket, 11) % 604800000)),
-            concat('t', toString(ticket)),
-            multiIf(step = 0, 'opened', step = 1, 'replied', 'resolved'),
-            'email', NULL, if(step = 2, cityHash64(ticket, 12) % 3 > 0, NULL), {meta}
-        FROM numbers({tickets * 3})
-        -- 10% of tickets never get a reply, 20% are not resolved yet.
-        WHERE NOT (step = 1 AND cityHash64(ticket, 13) % 10 = 0)
-          AND NOT (step = 2 AND cityHash64(ticket, 14) % 5 = 0)
-        SETTINGS max_partitions_per_insert_block = 0
-    """)
-    client.command(f"""
-        INSERT INTO survey_responses
-        SELECT
-            concat('r', toString(number)), concat('c', toString(cityHash64(number, 15) % {c})),
-            toDateTime64('{HISTORY_START} 00:00:00', 3, 'UTC')
-                + toIntervalMillisecond(cityHash64(number, 16) % ({HISTORY_DAYS} * 86400000)),
-            if(number % 3 = 0, 'csat', 'nps'),
-            if(number % 3 = 0, 1 + cityHash64(number, 17) % 5, cityHash64(number, 17) % 11),
-            NULL, NULL, {meta}
-        FROM numbers({c})
-        SETTINGS max_partitions_per_insert_block = 0
-    """)
+    client.command(read_sql("bench/redeliver_purchases.sql"))
+    client.command(read_sql("bench/generate_support_events.sql"),
+                   parameters={**history, "tickets": max(customers // 2, 1)})
+    client.command(read_sql("bench/generate_survey_responses.sql"), parameters=history)
 
 
 def settle_then_stream(client: Any, batches: int = 20) -> None:
@@ -140,17 +61,9 @@ def settle_then_stream(client: Any, batches: int = 20) -> None:
     with duplicate keys and FINAL has real work, as on a running pipeline."""
     for table in ("purchases", "purchase_days", "customer_purchase_span", "support_events",
                   "survey_responses"):
-        client.command(f"OPTIMIZE TABLE {table} FINAL")
+        client.command(read_sql("bench/optimize_table.sql"), parameters={"table": table})
     for batch in range(batches):
-        client.command(f"""
-            INSERT INTO purchases
-            SELECT event_id, customer_id, occurred_at, order_id, amount, currency, items,
-                   channel, kind, source, schema_version, kafka_partition, kafka_offset + 2,
-                   now64(3)
-            FROM purchases
-            WHERE occurred_at >= toDateTime64('2024-12-01 00:00:00', 3, 'UTC')
-              AND cityHash64(event_id, {batch}) % 500 = 0
-        """)
+        client.command(read_sql("bench/stream_tail.sql"), parameters={"batch": batch})
 
 
 def wait_for_merges(client: Any, timeout_s: float = 120) -> None:
@@ -158,14 +71,24 @@ def wait_for_merges(client: Any, timeout_s: float = 120) -> None:
     timings measure queries, not queries competing with merges for two cores."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not client.query("SELECT count() FROM system.merges").result_rows[0][0]:
+        if not client.query(read_sql("bench/running_merges.sql")).result_rows[0][0]:
             return
         time.sleep(0.5)
 
 
+def _subquery(path: str) -> str:
+    """A SELECT file as a parenthesised subquery (its comment lines dropped)."""
+    lines = read_sql(path).splitlines()
+    return "(" + "\n".join(line for line in lines if not line.startswith("--")).strip() + ")"
+
+
 def raw_sql(sql: str) -> str:
-    sql = re.sub(r"\bFROM purchase_days( FINAL)?\b", f"FROM {RAW_PURCHASE_DAYS}", sql)
-    return re.sub(r"\bFROM customer_purchase_span\b", f"FROM {RAW_SPANS}", sql)
+    """The KPI's SQL over raw tables: the pre-aggregates swapped for subqueries with their
+    columns over `purchases FINAL` (same KPI logic, no pre-aggregation)."""
+    days = _subquery("bench/raw_purchase_days.sql")
+    spans = _subquery("bench/raw_customer_purchase_span.sql")
+    sql = re.sub(r"\bFROM purchase_days( FINAL)?\b", lambda _: f"FROM {days}", sql)
+    return re.sub(r"\bFROM customer_purchase_span\b", lambda _: f"FROM {spans}", sql)
 
 
 def median_seconds(fn: Callable[[], object], repeat: int = 3) -> float:
@@ -192,7 +115,7 @@ def main() -> None:
     try:
         runner = ClientRunner(settings)
         client = runner.client
-        fresh = not client.query("SELECT count() FROM purchases").result_rows[0][0]
+        fresh = not client.query(read_sql("bench/purchase_rows.sql")).result_rows[0][0]
         if fresh:
             start = time.perf_counter()
             generate(client, args.customers)
@@ -201,15 +124,9 @@ def main() -> None:
             settled = time.perf_counter() - start - generated
             print(f"generated {args.customers:,} customers in {generated:.1f} s; merged, then "
                   f"streamed a tail of re-deliveries in {settled:.1f} s")
-        orders, events = client.query(
-            "SELECT uniqExactIf(event_id, kind = 'order'), count() FROM purchases"
-        ).result_rows[0]
+        orders, events = client.query(read_sql("bench/purchase_totals.sql")).result_rows[0]
         print(f"purchases: {events:,} rows, {orders:,} distinct orders")
-        sizes = client.query(
-            "SELECT table, sum(rows) FROM system.parts WHERE active AND database = 'bench' "
-            "AND table IN ('purchases', 'purchase_days', 'customer_purchase_span', "
-            "'support_events', 'survey_responses') GROUP BY table ORDER BY table"
-        ).result_rows
+        sizes = client.query(read_sql("bench/table_sizes.sql")).result_rows
         print("rows (parts not merged away yet included): "
               + ", ".join(f"{t} {n:,}" for t, n in sizes))
         print(f"period {PERIOD.start} .. {PERIOD.end}\n")

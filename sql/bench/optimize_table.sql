@@ -1,0 +1,3 @@
+-- optimize_table: merge a table's parts now, as background merges eventually would.
+-- Parameters: {table:Identifier}.
+OPTIMIZE TABLE {table:Identifier} FINAL
