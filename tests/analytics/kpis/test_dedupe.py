@@ -11,8 +11,8 @@ import numpy as np
 from retention.analytics.kpis import KPIS, Period, run_kpi, run_matrix
 from retention.analytics.model_fit import customer_rfm
 
-from .conftest import Db, assert_matrix_equal, assert_outputs_equal
-from .histories import random_history
+from ..conftest import Db, assert_matrix_equal, assert_outputs_equal
+from ..histories import random_history
 
 D = dt.date
 PERIODS = [Period(D(2024, 1, 1), D(2025, 1, 1)), Period(D(2024, 3, 1), D(2024, 4, 1)),

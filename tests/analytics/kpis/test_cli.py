@@ -16,8 +16,8 @@ from retention.cli.kpi import kpi
 from retention.cli.model import model
 from retention.settings import get_settings
 
-from .conftest import Db
-from .histories import random_history, simulated_history
+from ..conftest import Db
+from ..histories import random_history, simulated_history
 
 YEAR = ["--start", "2024-01-01", "--end", "2025-01-01"]
 PERIOD = Period(dt.date(2024, 1, 1), dt.date(2025, 1, 1))

@@ -8,7 +8,7 @@ import pytest
 
 from retention.analytics.kpis import Period, run_kpi
 
-from .histories import History
+from ..histories import History
 
 UTC = dt.UTC
 YEAR_2024 = Period(dt.date(2024, 1, 1), dt.date(2025, 1, 1))

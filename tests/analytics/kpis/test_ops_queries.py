@@ -18,10 +18,10 @@ from retention.analytics.model_fit import fit_model
 from retention.settings import get_settings
 from sinks.rows import COLUMNS
 
-from .conftest import Db, open_db
-from .histories import random_history, simulated_history
+from ..conftest import Db, open_db
+from ..histories import random_history, simulated_history
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "ops-queries.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "ops-queries.md"
 UTC = dt.UTC
 PARAMS: dict[str, Any] = {
     "start": dt.date(2024, 1, 1),

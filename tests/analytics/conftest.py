@@ -1,4 +1,4 @@
-"""Fixtures for KPI tests: a fresh, migrated database per test (or per module) in the
+"""Fixtures for analytics tests: a fresh, migrated database per test (or per module) in the
 session's chDB folder, and comparison helpers."""
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ import pytest
 
 from retention.analytics.kpis import KPIS, Period, run_kpi, run_matrix
 
-from .conftest import Db, assert_matrix_equal, assert_outputs_equal, open_db
-from .histories import History, random_history, single_customer_history
+from ..conftest import Db, assert_matrix_equal, assert_outputs_equal, open_db
+from ..histories import History, random_history, single_customer_history
 from .reference import Reference
 
 D = dt.date

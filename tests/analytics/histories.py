@@ -17,7 +17,7 @@ import pandas as pd
 
 from retention.analytics.model import BgNbdParams, GammaGammaParams
 from sinks.rows import COLUMNS
-from tests.model.simulate import simulate_bgnbd_days, simulate_gamma_gamma
+from tests.analytics.model.simulate import simulate_bgnbd_days, simulate_gamma_gamma
 
 UTC = dt.UTC
 OFFSETS = [dt.timezone(dt.timedelta(hours=h, minutes=m))
