@@ -4,28 +4,12 @@ and every materialized view's SELECT matches the table it writes to."""
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from retention.settings import Settings
-from sinks.client import create_client
 from sinks.migrations import available_migrations, migrate
 from sinks.rows import COLUMNS
 
 _SIMPLE = re.compile(r"^SimpleAggregateFunction\(\w+, (.+)\)$")
-
-
-@pytest.fixture
-def fresh_client(chdb_dsn: str, tmp_path) -> Iterator[Any]:
-    database = f"t_{uuid.uuid4().hex[:12]}"
-    client = create_client(Settings(clickhouse={"dsn": chdb_dsn, "database": database},
-                                    data_dir=tmp_path))
-    yield client
-    client.command(f"DROP DATABASE IF EXISTS `{database}`")
-    client.close()
 
 
 def _columns(client: Any, table: str) -> list[tuple[str, str]]:
