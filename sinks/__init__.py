@@ -1,1 +1,3 @@
-"""Writing to ClickHouse: client, migrations, row shapes and the batch sink."""
+"""Every ClickHouse read and write: the client, migrations, row shapes, the worker's batch
+sink (with its few reads), the lifetime model's store and the CLI's read side. SQL text is
+read from the `sql` package (`sql_files`), never written in Python."""

@@ -58,9 +58,10 @@ class ClientRunner:
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
         try:
-            return QueryResult.of(self.client.query(sql, parameters=parameters or {}))
+            result = self.client.query(sql, parameters=parameters or {})
         except Exception as exc:
             raise QueryError(str(exc)) from exc
+        return QueryResult.of(result)
 
     def close(self) -> None:
         self.client.close()
@@ -111,6 +112,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def open_runner(settings: Settings) -> QueryRunner:
+    """The running worker's query view when it holds the embedded folder, else a client."""
     if settings.clickhouse.is_embedded:
         run = read_run_file(settings.run_file)
         if run is not None:
