@@ -46,6 +46,11 @@ def client_config(settings: Settings, servers: str | None = None) -> dict[str, A
     return config
 
 
+def aiokafka_config(settings: Settings, servers: str | None = None) -> dict[str, Any]:
+    """The same connection settings for aiokafka clients (the worker's producer)."""
+    return client_config(settings, servers)
+
+
 def admin_client(settings: Settings, servers: str | None = None) -> KafkaAdminClient:
     try:
         return KafkaAdminClient(

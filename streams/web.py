@@ -12,10 +12,11 @@ import decimal
 import uuid
 from typing import Any
 
+import faust
 from faust.web import Request, Response, View
 
-from streams.app import app
-from streams.pipeline import pipeline
+from streams.pipeline import Pipeline
+from streams.ports import LazySink
 
 
 def _jsonable(value: Any) -> Any:
@@ -30,28 +31,28 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-@app.page("/status/")
-class StatusView(View):
-    async def get(self, request: Request) -> Response:
-        return self.json(pipeline.status())
+def register(app: faust.App, pipeline: Pipeline, sink: LazySink) -> None:
+    @app.page("/status/")
+    class StatusView(View):
+        async def get(self, request: Request) -> Response:
+            return self.json(pipeline.status())
 
+    @app.page("/query/")
+    class QueryView(View):
+        async def post(self, request: Request) -> Response:
+            body = await request.json()
+            clickhouse = sink.open()
 
-@app.page("/query/")
-class QueryView(View):
-    async def post(self, request: Request) -> Response:
-        body = await request.json()
-        sink = pipeline.open_sink()
+            def run() -> dict[str, Any]:
+                with clickhouse.lock:
+                    result = clickhouse.client.query(
+                        body["sql"], parameters=body.get("parameters") or {},
+                        settings={"readonly": 2},
+                    )
+                return {"columns": list(result.column_names),
+                        "rows": _jsonable([list(r) for r in result.result_rows])}
 
-        def run() -> dict[str, Any]:
-            with sink.lock:
-                result = sink.client.query(
-                    body["sql"], parameters=body.get("parameters") or {},
-                    settings={"readonly": 2},
-                )
-            return {"columns": list(result.column_names),
-                    "rows": _jsonable([list(r) for r in result.result_rows])}
-
-        try:
-            return self.json(await asyncio.to_thread(run))
-        except Exception as exc:  # the caller gets the database's own message
-            return self.json({"error": str(exc)}, status=400)
+            try:
+                return self.json(await asyncio.to_thread(run))
+            except Exception as exc:  # the caller gets the database's own message
+                return self.json({"error": str(exc)}, status=400)
