@@ -3,17 +3,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench up clean
+.PHONY: demo test lint bench up clean lock
 
-$(VENV)/.installed: pyproject.toml
+# requirements.lock pins every package to the version the tests passed with.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -c requirements.lock -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e ".[dev]"
+$(VENV)/.installed-dev: pyproject.toml requirements.lock $(VENV)/.installed
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
 	touch $@
+
+# Upgrading is a deliberate commit: resolve afresh from pyproject's ranges in a scratch
+# venv, run every test there (integration included), then pin what passed.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet -e ".[dev]"
+	.venv-lock/bin/pytest -q
+	{ sed -n 1,2p requirements.lock; .venv-lock/bin/pip freeze --exclude-editable; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .venv-lock
 
 demo: $(VENV)/.installed
 	$(BIN)/retention demo
@@ -23,9 +32,11 @@ up: $(VENV)/.installed
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 bench: $(VENV)/.installed-dev

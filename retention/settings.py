@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr
@@ -38,6 +39,10 @@ class KafkaSettings(BaseModel):
     # Short session timeouts make a consumer-group join take seconds, not ~30 s (runtime.md).
     session_timeout_s: float = Field(6.0, gt=0)
     heartbeat_interval_s: float = Field(1.0, gt=0)
+    # Which broker answers: "tansu" turns on the work-arounds for the embedded broker
+    # (streams/broker_compat.py); "auto" means tansu exactly when no servers are configured
+    # (the embedded broker `retention up` started). Launchers of tansu set it explicitly.
+    broker_kind: Literal["auto", "kafka", "tansu"] = "auto"
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
@@ -55,6 +60,11 @@ class KafkaSettings(BaseModel):
     def output_topics(self) -> list[str]:
         t = self.topics
         return [self.topic(t.churn_risk), self.topic(t.milestones), self.topic(t.dead_letter)]
+
+    @property
+    def uses_tansu(self) -> bool:
+        return self.broker_kind == "tansu" or (
+            self.broker_kind == "auto" and not self.bootstrap_servers)
 
     @property
     def group_id(self) -> str:

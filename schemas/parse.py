@@ -28,11 +28,12 @@ _VALIDATE_JSON = {family: model.__pydantic_validator__.validate_json
 def parse_event(raw: bytes | str, family: EventFamily) -> InputEvent:
     """Validate one JSON message as `family`; raise InvalidEvent with a readable reason."""
     try:
-        return _VALIDATE_JSON[family](raw)
+        event: InputEvent = _VALIDATE_JSON[family](raw)
     except ValidationError as exc:
         if exc.error_count() == 1 and exc.errors()[0]["type"] == "json_invalid":
             raise InvalidEvent(f"not valid JSON: {exc.errors()[0]['msg']}") from exc
         raise InvalidEvent.from_validation(exc) from exc
+    return event
 
 
 def family_of_line(line: str) -> EventFamily:
@@ -44,8 +45,8 @@ def family_of_line(line: str) -> EventFamily:
     if not isinstance(obj, dict):
         raise InvalidEvent("an event must be a JSON object")
     declared = obj.get("type")
-    if declared not in MODELS:
-        raise InvalidEvent(
-            "no topic given and `type` is missing or not one of purchase, support, survey"
-        )
-    return declared
+    for family in MODELS:
+        if declared == family:
+            return family
+    raise InvalidEvent(
+        "no topic given and `type` is missing or not one of purchase, support, survey")

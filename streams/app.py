@@ -1,21 +1,38 @@
-"""The one Faust app, built from settings: no broker or store URL lives in code."""
+"""The worker, built from settings: Faust app -> topics, tables, pipeline, agents, views.
+
+Nothing here runs at import. `build_worker(settings)` is the one place the worker's parts
+are wired together; unit tests build the same parts around fakes instead (tests/streams).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import faust
 
 from retention.kafka import bootstrap_servers
-from retention.settings import Settings, get_settings
-from streams import broker_compat
+from retention.settings import Settings
+from streams import web
+from streams.agents import customer_events, model_refresh, watermark_clock
+from streams.output_producer import OutputProducer
+from streams.pipeline import Pipeline
+from streams.ports import FaustConsumer, LazySink
+from streams.tables import StateTable
+from streams.topics import Topics
+
+# The transport registered under this URL scheme (pyproject entry point `faust.transports`)
+# is Faust's aiokafka transport with batch intake (streams/intake.py).
+TRANSPORT_SCHEME = "retention-kafka"
 
 
-def build_app(settings: Settings) -> faust.App:
+def build_faust_app(settings: Settings, servers: str) -> faust.App:
+    """The Faust app alone: no broker or store URL lives in code."""
     k = settings.kafka
-    servers = bootstrap_servers(settings)
     settings.table_dir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         k.group_id,
-        broker=[f"kafka://{s}" for s in servers.split(",")],
+        broker=[f"{TRANSPORT_SCHEME}://{s}" for s in servers.split(",")],
         # RocksDB keeps table state on local disk, so a restarted worker does not depend
         # on replaying the whole changelog (see README, "Operations").
         store="rocksdb://",
@@ -39,6 +56,44 @@ def build_app(settings: Settings) -> faust.App:
     )
 
 
-settings = get_settings()
-broker_compat.install(settings)
-app = build_app(settings)
+@dataclass(frozen=True)
+class Worker:
+    """Everything `faust.Worker` runs, and the handles tests and the CLI reach for."""
+
+    settings: Settings
+    app: faust.App
+    topics: Topics
+    state_table: StateTable
+    pipeline: Pipeline
+    sink: LazySink
+    # Started and stopped with the app (mode services handed to faust.Worker).
+    services: tuple[Any, ...]
+
+
+def build_worker(settings: Settings) -> Worker:
+    servers = bootstrap_servers(settings)
+    app = build_faust_app(settings, servers)
+    topics = Topics.declare(app, settings.kafka)
+    state_table = StateTable.declare(app, settings.kafka.partitions)
+    producer = OutputProducer(settings, servers)
+    sink = LazySink(settings)
+    pipeline = Pipeline(
+        settings,
+        consumer=FaustConsumer(app),
+        store=state_table,
+        sink=sink,
+        publisher=producer.publisher,
+        crash=app.crash,
+    )
+    customer_events.register(app, topics, pipeline, settings)
+    watermark_clock.register(app, pipeline, settings)
+    model_refresh.register(app, pipeline, settings)
+    web.register(app, pipeline, sink)
+
+    async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kw: Any) -> None:
+        revoked: set[Any] = args[0]  # Faust sends the revoked TPs
+        await pipeline.hand_over({tp.partition for tp in revoked})
+
+    app.on_partitions_revoked.connect(on_revoked)
+
+    return Worker(settings, app, topics, state_table, pipeline, sink, (producer,))

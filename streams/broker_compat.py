@@ -1,10 +1,10 @@
-"""Make Faust read true log ends from brokers whose ListOffsets falls short (tansu).
+"""Work-arounds for the embedded tansu broker, applied only when the broker is tansu.
 
 Faust asks the consumer for "highwaters" to know where changelog recovery ends, and
-refuses to start (ConsistencyError) when its RocksDB offsets lie beyond them. The embedded
-tansu answers with the last record batch's base offset + 1, so a worker restarted against
-a running broker could never start. The corrected answer costs one small fetch per
-partition, only when Faust asks (recovery), and is the same as ListOffsets on Apache Kafka.
+refuses to start (ConsistencyError) when its RocksDB offsets lie beyond them. Tansu answers
+ListOffsets with the last record batch's base offset + 1, so a worker restarted against a
+running tansu could never start. The corrected answer costs one small fetch per partition,
+only when Faust asks (recovery); on Apache Kafka ListOffsets is right and is used as is.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from retention.kafka import true_end_offsets
 from retention.settings import Settings
 
 
-def install(settings: Settings) -> None:
-    original = AIOKafkaConsumerThread._highwaters
+class TansuConsumerThread(AIOKafkaConsumerThread):
+    """Faust's consumer thread, with true log ends for recovery."""
 
-    async def _true_highwaters(self: AIOKafkaConsumerThread,
-                               partitions: list[Any]) -> Mapping[Any, int]:
-        reported = await original(self, partitions)
-        return await asyncio.to_thread(true_end_offsets, settings, reported)
+    settings: Settings
 
-    AIOKafkaConsumerThread._highwaters = _true_highwaters  # type: ignore[method-assign]
+    async def _highwaters(self, partitions: list[Any]) -> Mapping[Any, int]:
+        reported = await super()._highwaters(partitions)
+        return await asyncio.to_thread(true_end_offsets, self.settings, reported)

@@ -9,6 +9,11 @@ the last step for the input topics: the messages of each fetch are collected and
 one list, to a channel that the agent iterates. Other topics (table changelogs, standbys)
 take Faust's usual per-message path.
 
+The app picks this consumer through its broker URL: `retention-kafka://host:port` names
+`BatchingTransport` (registered as a `faust.transports` entry point in pyproject.toml),
+Faust's aiokafka transport with `Consumer = BatchingConsumer`. Which topics are batched and
+where batches go is configured per app with `install()`.
+
 A message is acknowledged by its owner (`message.ack(consumer)`) once its effects are
 durable; until then Faust commits no offset past it.
 """
@@ -17,22 +22,54 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any
+from weakref import WeakKeyDictionary
 
 import faust
-from faust.transport.drivers.aiokafka import Consumer
-from faust.types import Message
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Transport
+from faust.types import AppT, Message
+
+from retention.settings import Settings
+from streams.broker_compat import TansuConsumerThread
 
 Deliver = Callable[[list[Message]], Awaitable[None]]
 
 
-class BatchingConsumer(Consumer):
-    """`Consumer` whose fetch loop batches the messages of `batch_topics`."""
-
-    batch_topics: frozenset[str] = frozenset()
+@dataclass(frozen=True)
+class IntakeConfig:
+    topics: frozenset[str]
     deliver: Deliver
-    batch_max: int = 5000
-    batch_within_s: float = 0.5
+    batch_max: int
+    batch_within_s: float
+    settings: Settings
+
+
+_configs: WeakKeyDictionary[AppT, IntakeConfig] = WeakKeyDictionary()
+
+
+def install(app: AppT, topic: faust.TopicT, deliver: Deliver, settings: Settings) -> None:
+    """Subscribe `app` to `topic` through batch intake: `deliver` receives lists of messages,
+    at most `RETENTION_SINK__BATCH_MAX_EVENTS` long or `__FLUSH_INTERVAL_S` old.
+
+    Call before the worker starts (the consumer reads this when it starts fetching).
+    """
+    _configs[app] = IntakeConfig(frozenset(topic.topics), deliver,
+                                 settings.sink.batch_max_events,
+                                 settings.sink.flush_interval_s, settings)
+    app.topics.add(topic)
+
+
+class BatchingConsumer(Consumer):
+    """`Consumer` whose fetch loop batches the messages of the installed topics."""
+
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        config = _configs.get(self.app)
+        if config is not None and config.settings.kafka.uses_tansu:
+            thread = TansuConsumerThread(self, loop=self.loop, beacon=self.beacon)
+            thread.settings = config.settings
+            return thread
+        return super()._new_consumer_thread()
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover (Faust loop)
         # Faust's loop (Consumer._drain_messages + Consumer.getmany) with its checks made
@@ -43,7 +80,9 @@ class BatchingConsumer(Consumer):
         fetcher_should_stop = fetcher._stopped.is_set
         read_offsets = self._read_offset
         acks_enabled_for = self.app.topics.acks_enabled_for
-        batch_topics = self.batch_topics
+        config = _configs[self.app]
+        batch_topics, batch_max, batch_within_s = (config.topics, config.batch_max,
+                                                   config.batch_within_s)
         to_message = self._to_message
         batch: list[Message] = []
         batch_started = 0.0
@@ -53,7 +92,7 @@ class BatchingConsumer(Consumer):
                 # While a batch is open, wait for more data no longer than its time bound.
                 timeout = 1.0
                 if batch:
-                    timeout = max(0.0, batch_started + self.batch_within_s - time.monotonic())
+                    timeout = max(0.0, batch_started + batch_within_s - time.monotonic())
                 await self.sleep(0)
                 if self.should_stop:
                     break
@@ -93,14 +132,14 @@ class BatchingConsumer(Consumer):
                             batch_generation = generation
                         batch.append(message)
                         read_offsets[tp] = offset
-                        if len(batch) >= self.batch_max:
+                        if len(batch) >= batch_max:
                             batch = await self._deliver(batch)
                     else:
                         await self.wait_first(callback(message), self.suspend_flow.wait())
                         read_offsets[tp] = offset
                     if not self.flow_active or self.app.consumer_generation_id != generation:
                         break  # a rebalance meanwhile: the rest is re-read by its owner
-                if batch and time.monotonic() - batch_started >= self.batch_within_s:
+                if batch and time.monotonic() - batch_started >= batch_within_s:
                     batch = await self._deliver(batch)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
@@ -111,21 +150,12 @@ class BatchingConsumer(Consumer):
     async def _deliver(self, batch: list[Message]) -> list[Message]:
         # A rebalance suspends the flow: the batch is then dropped, unacknowledged, and
         # Faust re-reads from the committed offsets of whoever owns it next.
-        await self.wait_first(self.deliver(batch), self.suspend_flow.wait())
+        await self.wait_first(_configs[self.app].deliver(batch), self.suspend_flow.wait())
         return []
 
 
-def install(app: faust.App, topic: faust.TopicT, deliver: Deliver, *, batch_max: int,
-            batch_within_s: float) -> None:
-    """Subscribe `app` to `topic` through batch intake: `deliver` receives lists of messages.
 
-    Call before the worker starts (the consumer is created on first use).
-    """
-    consumer_class = type("RetentionBatchingConsumer", (BatchingConsumer,), {
-        "batch_topics": frozenset(topic.topics),
-        "deliver": staticmethod(deliver),
-        "batch_max": batch_max,
-        "batch_within_s": batch_within_s,
-    })
-    cast(Any, app.transport).Consumer = consumer_class
-    app.topics.add(topic)
+class BatchingTransport(Transport):
+    """Faust's aiokafka transport with batch intake."""
+
+    Consumer = BatchingConsumer

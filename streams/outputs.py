@@ -26,12 +26,30 @@ class Record(Protocol):
 
 @lru_cache(maxsize=1 << 18)
 def partition_for(key: bytes, partitions: int) -> int:
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class PublisherPort(Protocol):
+    """Sends records and says where the last of each (topic, partition) landed."""
+
+    async def publish(self, records: Sequence[Record],
+                      partitions: Sequence[int] | None = None
+                      ) -> dict[tuple[str, int], int]: ...
+
+
+class BatchProducer(Protocol):
+    """The part of aiokafka's AIOKafkaProducer that batch publishing uses."""
+
+    def create_batch(self) -> Any: ...
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> Any: ...
+
+    async def partitions_for(self, topic: str) -> set[int]: ...
 
 
 class BatchPublisher:
-    def __init__(self, producer: Any) -> None:
-        self.producer = producer  # aiokafka.AIOKafkaProducer
+    def __init__(self, producer: BatchProducer) -> None:
+        self.producer = producer
         self.partition_counts: dict[str, int] = {}
 
     async def publish(self, records: Sequence[Record],

@@ -1,4 +1,4 @@
-"""Glue between Faust and the processor: write, publish, store state, then acknowledge.
+"""Glue between the consumer and the processor: write, publish, store state, then ack.
 
 The agent (per intake batch) and the watermark clock (per tick) both come through here.
 Processing is sequential; the I/O of a processed batch runs in a writer task, so batch N is
@@ -15,43 +15,57 @@ deterministic ids make repeats harmless).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from faust.types import TP, Message
-
-from sinks.clickhouse import ClickHouseSink
-from sinks.client import create_client
-from sinks.migrations import migrate
-from streams.app import app, settings
-from streams.outputs import BatchPublisher
+from retention.settings import Settings
+from streams.outputs import PublisherPort
+from streams.ports import ConsumerPort, InputMessage, SinkPort, StateStorePort
 from streams.processor import BatchResult, InMessage, StateFlush, StreamProcessor
 from streams.signals import SignalEngine
-from streams.tables import read_state, store_states, stored_states
 
 log = logging.getLogger(__name__)
 WRITE_AHEAD = 2
 
 
 class Pipeline:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        consumer: ConsumerPort,
+        store: StateStorePort,
+        sink: SinkPort,
+        publisher: PublisherPort,
+        # Stops the worker (Faust's app.crash): a failed write must not be acknowledged.
+        crash: Callable[[BaseException], Awaitable[None]],
+        processor: StreamProcessor | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.consumer = consumer
+        self.store = store
+        self.sink = sink
+        self.publisher = publisher
+        self.crash = crash
         self.lock = asyncio.Lock()
-        self.sink: ClickHouseSink | None = None
-        self.publisher: BatchPublisher | None = None
-        self.processor = StreamProcessor(settings, SignalEngine(settings.signals),
-                                         self._load_state, end_offset=self._end_offset)
+        self.processor = processor or StreamProcessor(
+            settings, SignalEngine(settings.signals), self._load_state,
+            end_offset=consumer.end_offset)
         # States read back from ClickHouse when the table starts empty (see _arm_timers).
         self.seed: dict[str, dict[str, Any]] = {}
         # Messages taken in and not yet acknowledged (buffered, in flight or awaiting the
         # state flush that covers them).
         self.unacked = 0
         # Written, but waiting for a state flush: acknowledged when the next flush is stored.
-        self.awaiting_flush: list[Message] = []
-        self.flushed_at = time.monotonic()
+        self.awaiting_flush: list[Any] = []
+        self.monotonic = monotonic  # when the next state flush is due
+        self.flushed_at = monotonic()
         self.writes: asyncio.Queue[BatchResult] | None = None
         self.writer: asyncio.Task[None] | None = None
+        self.failed: BaseException | None = None
         self.rows_pending = 0
         self.started_at = time.time()
         self.timers_armed = False
@@ -60,17 +74,10 @@ class Pipeline:
             ["process", "clickhouse", "produce", "table"], 0.0)
         self.model_status = "no model fitted yet: low_p_alive stays silent"
 
-    def open_sink(self) -> ClickHouseSink:
-        if self.sink is None:
-            client = create_client(settings)
-            migrate(client)
-            self.sink = ClickHouseSink(client, settings.sink)
-        return self.sink
-
-    async def process(self, batch: list[Message]) -> None:
+    async def process(self, batch: Sequence[InputMessage]) -> None:
         # Taken before a rebalance (the agent may hold one while it happens): not ours to
         # apply any more; Kafka re-delivers them from the committed offsets.
-        generation = app.consumer_generation_id
+        generation = self.consumer.generation()
         messages = [InMessage(m.topic, m.partition, m.offset, m.key, m.value, m)
                     for m in batch if m.generation_id == generation]
         self.unacked += len(messages)
@@ -89,14 +96,18 @@ class Pipeline:
             await self._enqueue(result)
 
     def _maybe_flush(self, result: BatchResult, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now - self.flushed_at >= settings.worker.commit_interval_s:
+        now = self.monotonic()
+        if force or now - self.flushed_at >= self.settings.worker.commit_interval_s:
             self.processor.flush(result)
             self.flushed_at = now
 
     async def _enqueue(self, result: BatchResult) -> None:
         if not (len(result.rows) or result.messages or result.flush or result.done):
             return
+        if self.failed is not None:
+            # A write failed and the worker is stopping: nothing after it may be written
+            # (let alone acknowledged) by a fresh writer.
+            raise RuntimeError("the pipeline stopped after a failed write") from self.failed
         if self.writer is None or self.writer.done():
             self.writes = asyncio.Queue(maxsize=WRITE_AHEAD)
             self.writer = asyncio.ensure_future(self._write_loop())
@@ -113,11 +124,22 @@ class Pipeline:
             except Exception as exc:
                 # Not a ClickHouse outage (those are retried inside): a bug. Stop the worker;
                 # the batch's messages were never acknowledged, so Kafka redelivers them.
+                self.failed = exc
                 log.exception("writing a batch failed; stopping the worker")
-                await app.crash(exc)
-                raise
+                await self.crash(exc)
+                return  # the failure is kept in self.failed; nothing more is written
             finally:
                 self.writes.task_done()
+                if self.failed is not None:
+                    self._discard_queued()
+
+    def _discard_queued(self) -> None:
+        # After a failed write nothing queued is written or acknowledged: Kafka redelivers
+        # it to whoever runs next. Marked done so that nobody waits on it.
+        assert self.writes is not None
+        while not self.writes.empty():
+            self.writes.get_nowait()
+            self.writes.task_done()
 
     async def hand_over(self, partitions: set[int]) -> None:
         """Rebalance: make everything processed durable, then let `partitions` go.
@@ -126,6 +148,10 @@ class Pipeline:
         would have its state changes dropped while its messages were acknowledged.
         """
         async with self.lock:
+            if self.failed is not None:
+                # Stopping after a failed write: nothing to flush that could be trusted.
+                self.forget(partitions)
+                return
             result = BatchResult()
             self._maybe_flush(result, force=True)
             await self._enqueue(result)
@@ -143,15 +169,7 @@ class Pipeline:
 
     async def refresh_model(self) -> None:
         """Pick up the newest `retention model fit` result for the low_p_alive rule."""
-        from retention.model.store import load_latest_model
-
-        sink = self.open_sink()
-
-        def load() -> Any:
-            with sink.lock:
-                return load_latest_model(sink.client)
-
-        model = await asyncio.to_thread(load)
+        model = await asyncio.to_thread(self.sink.latest_model)
         current = self.processor.engine.model
         if model is None or getattr(current, "version", None) == model.version:
             return
@@ -167,7 +185,7 @@ class Pipeline:
         # table (once per assignment).
         if self.timers_armed:
             return
-        stored = stored_states()
+        stored = self.store.stored()
         if not stored:
             stored = self._seed_from_clickhouse()
         self.processor.rebuild_timers(stored)
@@ -177,37 +195,22 @@ class Pipeline:
         """An empty table beside a non-empty customer_state table means the changelog is
         gone (the embedded broker keeps topics in memory only): carry on from the state
         the sink last wrote instead of starting every customer from zero."""
-        mine = {tp.partition for tp in app.assignor.assigned_actives()}
-        sink = self.open_sink()
-        with sink.lock:
-            rows = sink.client.query(
-                "SELECT state FROM customer_state FINAL").result_rows
-        states = [json.loads(r[0]) for r in rows]
-        self.seed = {s["customer_id"]: s for s in states if s.get("partition") in mine}
+        states = self.sink.stored_states(self.consumer.assigned_partitions())
+        self.seed = {s["customer_id"]: s for s in states}
         if self.seed:
             log.warning("table empty: resumed %d customer states from ClickHouse", len(self.seed))
         return list(self.seed.values())
 
-    @staticmethod
-    def _end_offset(topic: str, partition: int) -> int | None:
-        # The high watermark of the consumer's last fetch (right on tansu too, unlike its
-        # ListOffsets); None before the first fetch or for a partition not assigned here.
-        try:
-            return app.consumer.highwater(TP(topic, partition))
-        except Exception:  # aiokafka raises IllegalStateError for an unassigned partition
-            return None
-
     def _load_state(self, customer_id: str, partition: int | None) -> dict[str, Any] | None:
-        value = read_state(customer_id, partition)
+        value = self.store.read(customer_id, partition)
         if value is None and self.seed:
             value = self.seed.pop(customer_id, None)
         return value
 
     async def _commit(self, result: BatchResult) -> None:
-        sink = self.open_sink()
         rows = len(result.rows)
         # ClickHouse (in a thread) and Kafka at the same time: they do not depend on each other.
-        await asyncio.gather(self._timed("clickhouse", sink.write_until_done(result.rows)),
+        await asyncio.gather(self._timed("clickhouse", self.sink.write_until_done(result.rows)),
                              self._timed("produce", self._produce(result)))
         self.rows_pending -= rows
         self.awaiting_flush.extend(result.done)
@@ -217,24 +220,17 @@ class Pipeline:
         await self._store(result.flush)
         self.seconds["table"] += time.perf_counter() - started
         # Everything processed before this flush is now durable: release its offsets.
-        consumer = app.consumer
-        for message in self.awaiting_flush:
-            message.ack(consumer)
+        self.consumer.ack(self.awaiting_flush)
         self.unacked -= len(self.awaiting_flush)
         self.awaiting_flush = []
 
     async def _store(self, flush: StateFlush) -> None:
-        await store_states(((cid, flush.state_json[cid], state.partition)
-                            for cid, (state, _) in flush.states.items()), self._publisher())
+        await self.store.store(((cid, flush.state_json[cid], state.partition)
+                                for cid, (state, _) in flush.states.items()), self.publisher)
         self.processor.written(flush)
 
     async def _produce(self, result: BatchResult) -> None:
-        await self._publisher().publish(result.messages)
-
-    def _publisher(self) -> BatchPublisher:
-        if self.publisher is None:
-            self.publisher = BatchPublisher(app.producer._ensure_producer())
-        return self.publisher
+        await self.publisher.publish(result.messages)
 
     async def _timed(self, stage: str, work: Any) -> None:
         started = time.perf_counter()
@@ -246,7 +242,7 @@ class Pipeline:
         return {
             "rows_pending": self.rows_pending + self.unacked,
             "events_buffered": p.buffered(),
-            "rows_written": self.sink.rows_written if self.sink else 0,
+            "rows_written": self.sink.rows_written,
             "counters": p.counters,
             "watermarks": {str(k): v for k, v in p.watermarks().items()},
             "model": self.model_status,
@@ -254,10 +250,3 @@ class Pipeline:
             "uptime_s": round(time.time() - self.started_at, 1),
         }
 
-
-pipeline = Pipeline()
-
-
-@app.on_partitions_revoked.connect
-async def _on_revoked(app_: Any, revoked: set[Any], **kwargs: Any) -> None:
-    await pipeline.hand_over({tp.partition for tp in revoked})

@@ -1,4 +1,10 @@
-"""Faust tables. Written once per changed key per flush, never once per event."""
+"""The worker's one Faust table: customer states, written once per changed key per flush.
+
+RocksDB is reached through three private names of Faust's store (`_db_for_partition`,
+`_key_index`, `_dbs`; tests/contracts/test_private_apis.py pins them): a flush writes a
+whole batch of keys with one changelog record batch per partition, which `table[key] =
+value` (one producer call per key) cannot do.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import faust
 from faust.stores.rocksdb import Store
-from faust.types import TP
+from faust.types import TP, TableT
 
-from streams.app import app, settings
-from streams.outputs import BatchPublisher
-
-# customer_id -> CustomerState.to_dict() as JSON; co-partitioned with the input topics.
-customer_state = app.Table(
-    "customer-state",
-    default=None,
-    partitions=settings.kafka.partitions,
-    # bytes in and out (Faust picks the "raw" codec from the types, for the store *and* for
-    # changelog recovery): the processor serialises each state once per flush.
-    key_type=bytes,
-    value_type=bytes,
-)
+from streams.outputs import PublisherPort
 
 
 @dataclass(slots=True)
@@ -32,45 +27,66 @@ class _ChangelogRecord:
     value: bytes
 
 
-async def store_states(states: Iterable[tuple[str, str, int]],
-                       publisher: BatchPublisher) -> None:
-    """Write (customer_id, state JSON, partition) triples to the table, as a flush.
+class StateTable:
+    """customer_id -> CustomerState.to_dict() as JSON; co-partitioned with the input topics."""
 
-    What `table[key] = value` does per key (the RocksDB put in the partition's database,
-    the changelog record in the same partition, then the changelog offset remembered in
-    RocksDB so that recovery resumes after it), done for the whole flush at once: one
-    record batch per changelog partition instead of a producer call per key.
-    """
-    store = customer_state.data
-    if not isinstance(store, Store):
-        raise TypeError(f"customer-state needs the RocksDB store, not {type(store).__name__}")
-    changelog = customer_state.changelog_topic.get_topic_name()
-    records: list[_ChangelogRecord] = []
-    partitions: list[int] = []
-    for customer_id, data, partition in states:
-        key, value = customer_id.encode(), data.encode()
-        store._db_for_partition(partition).put(key, value)
-        store._key_index[key] = partition
-        records.append(_ChangelogRecord(changelog, key, value))
-        partitions.append(partition)
-    written = await publisher.publish(records, partitions)
-    for (topic, partition), offset in written.items():
-        store.set_persisted_offset(TP(topic, partition), offset)
+    def __init__(self, table: TableT[bytes, bytes]) -> None:
+        self.table = table
 
+    @classmethod
+    def declare(cls, app: faust.App, partitions: int) -> StateTable:
+        return cls(app.Table(
+            "customer-state",
+            default=None,
+            partitions=partitions,
+            # bytes in and out (Faust picks the "raw" codec from the types, for the store
+            # *and* for changelog recovery): the processor serialises each state once per
+            # flush.
+            key_type=bytes,
+            value_type=bytes,
+        ))
 
-def read_state(customer_id: str, partition: int | None = None) -> dict[str, Any] | None:
-    """The stored state, read from its partition's RocksDB database (every open one if the
-    partition is unknown). Not `table.get()`: without a current event, Faust's lookup went
-    through a key index that a rebalance leaves behind, and answered None for stored keys."""
-    key = customer_id.encode()
-    store = customer_state.data
-    assert isinstance(store, Store)
-    if partition is not None:
-        raw = store._db_for_partition(partition).get(key)
-    else:
-        raw = next((v for db in list(store._dbs.values()) if (v := db.get(key))), None)
-    return json.loads(raw) if raw else None
+    def _store(self) -> Store:
+        store = self.table.data
+        if not isinstance(store, Store):
+            raise TypeError(f"customer-state needs the RocksDB store, not {type(store).__name__}")
+        return store
 
+    async def store(self, states: Iterable[tuple[str, str, int]],
+                    publisher: PublisherPort) -> None:
+        """Write (customer_id, state JSON, partition) triples to the table, as a flush.
 
-def stored_states() -> list[dict[str, Any]]:
-    return [json.loads(raw) for raw in customer_state.values() if raw]
+        What `table[key] = value` does per key (the RocksDB put in the partition's database,
+        the changelog record in the same partition, then the changelog offset remembered in
+        RocksDB so that recovery resumes after it), done for the whole flush at once.
+        """
+        store = self._store()
+        changelog = self.table.changelog_topic.get_topic_name()
+        records: list[_ChangelogRecord] = []
+        partitions: list[int] = []
+        for customer_id, data, partition in states:
+            key, value = customer_id.encode(), data.encode()
+            store._db_for_partition(partition).put(key, value)
+            store._key_index[key] = partition
+            records.append(_ChangelogRecord(changelog, key, value))
+            partitions.append(partition)
+        written = await publisher.publish(records, partitions)
+        for (topic, partition), offset in written.items():
+            store.set_persisted_offset(TP(topic, partition), offset)
+
+    def read(self, customer_id: str, partition: int | None = None) -> dict[str, Any] | None:
+        """The stored state, read from its partition's RocksDB database (every open one if
+        the partition is unknown). Not `table.get()`: without a current event, Faust's lookup
+        went through a key index that a rebalance leaves behind, and answered None for
+        stored keys."""
+        key = customer_id.encode()
+        store = self._store()
+        if partition is not None:
+            raw = store._db_for_partition(partition).get(key)
+        else:
+            raw = next((v for db in list(store._dbs.values()) if (v := db.get(key))), None)
+        return json.loads(raw) if raw else None
+
+    def stored(self) -> list[dict[str, Any]]:
+        """Every state this worker's table holds (active partitions)."""
+        return [json.loads(raw) for raw in self.table.values() if raw]

@@ -7,6 +7,9 @@ import logging
 
 import faust
 
+from retention.settings import Settings
+from streams.app import build_worker
+
 
 class QuietWorker(faust.Worker):
     """A worker without Faust's terminal spinner.
@@ -21,18 +24,14 @@ class QuietWorker(faust.Worker):
         logger.setLevel(level)
 
 
-def run_worker(loglevel: str = "WARNING") -> None:
-    # Imported here: importing builds the app from settings, which must be final by now.
-    from streams import web  # noqa: F401  (registers the views)
-    from streams.agents import customer_events, model_refresh, watermark_clock  # noqa: F401
-    from streams.app import app, settings
-    from streams.pipeline import pipeline
-
-    pipeline.open_sink()  # migrate before consuming: fail fast on a bad DSN
-    # Everything imported so far lives as long as the process: keep the collector off it,
-    # and let it run less often over the per-event garbage (see WorkerSettings).
+def run_worker(settings: Settings) -> None:
+    worker = build_worker(settings)
+    worker.sink.open()  # migrate before consuming: fail fast on a bad DSN
+    # Everything built so far lives as long as the process: keep the collector off it, and
+    # let it run less often over the per-event garbage (see WorkerSettings).
     gc.freeze()
     gc.set_threshold(settings.worker.gc_young_threshold, 20, 20)
-    worker = QuietWorker(app, loglevel=loglevel, quiet=True, override_logging=True)
-    worker.spinner = None
-    worker.execute_from_commandline()
+    runner = QuietWorker(worker.app, *worker.services, loglevel=settings.worker.loglevel,
+                         quiet=True, override_logging=True)
+    runner.spinner = None
+    runner.execute_from_commandline()

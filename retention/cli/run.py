@@ -40,7 +40,7 @@ def up() -> None:
                    f"{w.web_port}, ClickHouse {_dsn_label(settings)}; Ctrl-C stops.", err=True)
         from streams.worker import run_worker
 
-        run_worker(w.loglevel)
+        run_worker(settings)
     except BrokerUnavailable as exc:
         fail(str(exc))
     finally:
@@ -59,7 +59,7 @@ def worker() -> None:
         fail(str(exc))
     from streams.worker import run_worker
 
-    run_worker(settings.worker.loglevel)
+    run_worker(settings)
 
 
 def _dsn_label(settings: Settings) -> str:

@@ -68,6 +68,8 @@ class LocalStack:
             **self.extra_env,
             "RETENTION_KAFKA__BOOTSTRAP_SERVERS": self.servers,
         }
+        if self.broker is not None:
+            self.env["RETENTION_KAFKA__BROKER_KIND"] = "tansu"
         settings = self.settings()
         if self.broker is not None:
             forget_local_tables(settings)

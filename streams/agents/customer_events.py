@@ -8,37 +8,36 @@ from __future__ import annotations
 
 import logging
 
+import faust
 from faust.types import Message, StreamT
 
+from retention.settings import Settings
 from streams import intake
-from streams.app import app, settings
-from streams.pipeline import WRITE_AHEAD, pipeline
-from streams.topics import customer_events
+from streams.pipeline import WRITE_AHEAD, Pipeline
+from streams.topics import Topics
 
 log = logging.getLogger(__name__)
 
-# Bounded: when the agent falls behind, the intake waits instead of buffering the backlog.
-input_batches = app.channel(maxsize=WRITE_AHEAD)
 
+def register(app: faust.App, topics: Topics, pipeline: Pipeline, settings: Settings) -> None:
+    # Bounded: when the agent falls behind, the intake waits instead of buffering the backlog.
+    input_batches = app.channel(maxsize=WRITE_AHEAD)
 
-async def _deliver(batch: list[Message]) -> None:
-    await input_batches.send(value=batch)
+    async def deliver(batch: list[Message]) -> None:
+        await input_batches.send(value=batch)
 
+    intake.install(app, topics.customer_events, deliver, settings)
 
-intake.install(app, customer_events, _deliver, batch_max=settings.sink.batch_max_events,
-               batch_within_s=settings.sink.flush_interval_s)
-
-
-@app.agent(input_batches)
-async def process_customer_events(stream: StreamT) -> None:
-    await pipeline.refresh_model()  # low_p_alive decides with the newest fitted model
-    try:
-        async for batch in stream:
-            await pipeline.process(batch)
-    except Exception as exc:
-        # Bad input never gets here (it is dead-lettered); this is a bug or a broken store.
-        # Stop the worker rather than leave a dead agent behind a healthy-looking status:
-        # nothing unprocessed was acknowledged, so a restart picks up where this stopped.
-        log.exception("the customer-events agent failed; stopping the worker")
-        await app.crash(exc)
-        raise
+    @app.agent(input_batches, name="process_customer_events")
+    async def process_customer_events(stream: StreamT[list[Message]]) -> None:
+        await pipeline.refresh_model()  # low_p_alive decides with the newest fitted model
+        try:
+            async for batch in stream:
+                await pipeline.process(batch)
+        except Exception as exc:
+            # Bad input never gets here (it is dead-lettered); this is a bug or a broken
+            # store. Stop the worker rather than leave a dead agent behind a healthy-looking
+            # status: nothing unprocessed was acknowledged, so a restart picks up from here.
+            log.exception("the customer-events agent failed; stopping the worker")
+            await app.crash(exc)
+            raise

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from streams.app import app, settings
-from streams.pipeline import pipeline
+import faust
+
+from retention.settings import Settings
+from streams.pipeline import Pipeline
 
 
-@app.timer(interval=settings.model.reload_interval_s, on_leader=False)
-async def refresh_lifetime_model() -> None:
-    await pipeline.refresh_model()
+def register(app: faust.App, pipeline: Pipeline, settings: Settings) -> None:
+    async def refresh_lifetime_model() -> None:
+        await pipeline.refresh_model()
+
+    app.timer(interval=settings.model.reload_interval_s, on_leader=False,
+              name="refresh_lifetime_model")(refresh_lifetime_model)

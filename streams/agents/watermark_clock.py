@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from streams.app import app, settings
-from streams.pipeline import pipeline
+import faust
+
+from retention.settings import Settings
+from streams.pipeline import Pipeline
 
 
-@app.timer(interval=max(settings.sink.flush_interval_s, 0.5))
-async def advance_watermarks() -> None:
-    await pipeline.tick()
+def register(app: faust.App, pipeline: Pipeline, settings: Settings) -> None:
+    async def advance_watermarks() -> None:
+        await pipeline.tick()
+
+    app.timer(interval=max(settings.sink.flush_interval_s, 0.5),
+              name="advance_watermarks")(advance_watermarks)

@@ -65,7 +65,9 @@ def test_a_second_worker_joining_mid_stream_changes_no_output(tmp_path: Path) ->
     distinct_events = {e["event_id"] for e in events}
 
     with LocalStack(tmp_path / "a", STACK_ENV) as a:
-        b = LocalStack(tmp_path / "b", STACK_ENV, bootstrap_servers=a.servers)
+        # B is pointed at A's embedded broker by address, so it must be told it is tansu.
+        b = LocalStack(tmp_path / "b", {**STACK_ENV, "RETENTION_KAFKA__BROKER_KIND": "tansu"},
+                       bootstrap_servers=a.servers)
         b.start()
         try:
             _publish(a, events[:half])

@@ -1,0 +1,131 @@
+"""What the pipeline needs from the outside world, and the adapters that give it.
+
+The pipeline talks to these protocols only, so its unit tests run it over fakes (a consumer
+that records acks, an in-memory store and sink, a publisher that can fail) and the worker
+over Faust, RocksDB, ClickHouse and aiokafka.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import faust
+from faust.types import TP
+
+from retention.analytics.model.fitted import FittedModel
+from retention.settings import Settings
+from sinks.base import RowBatch
+from sinks.clickhouse import ClickHouseSink
+from sinks.client import create_client
+from sinks.migrations import migrate
+from streams.outputs import PublisherPort
+
+
+class InputMessage(Protocol):
+    """A consumed message as the transport hands it over (a Faust `Message`)."""
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def key(self) -> bytes | None: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+    @property
+    def generation_id(self) -> int | None: ...
+
+
+class ConsumerPort(Protocol):
+    def generation(self) -> int:
+        """The consumer group generation now: messages of an older one are not ours."""
+
+    def end_offset(self, topic: str, partition: int) -> int | None:
+        """The log end as of the consumer's last fetch (None if unknown or not assigned)."""
+
+    def ack(self, messages: Iterable[Any]) -> None:
+        """Let the offsets of `messages` be committed."""
+
+    def assigned_partitions(self) -> set[int]: ...
+
+
+class StateStorePort(Protocol):
+    def read(self, customer_id: str, partition: int | None = None) -> dict[str, Any] | None: ...
+
+    def stored(self) -> list[dict[str, Any]]: ...
+
+    async def store(self, states: Iterable[tuple[str, str, int]],
+                    publisher: PublisherPort) -> None: ...
+
+
+class SinkPort(Protocol):
+    @property
+    def rows_written(self) -> int: ...
+
+    async def write_until_done(self, batch: RowBatch) -> None: ...
+
+    def stored_states(self, partitions: set[int]) -> list[dict[str, Any]]: ...
+
+    def latest_model(self) -> Any: ...
+
+
+class FaustConsumer:
+    """ConsumerPort over a Faust app's consumer."""
+
+    def __init__(self, app: faust.App) -> None:
+        self.app = app
+
+    def generation(self) -> int:
+        return self.app.consumer_generation_id
+
+    def end_offset(self, topic: str, partition: int) -> int | None:
+        # The high watermark of the consumer's last fetch (right on tansu too, unlike its
+        # ListOffsets); None before the first fetch or for a partition not assigned here.
+        try:
+            return self.app.consumer.highwater(TP(topic, partition))
+        except Exception:  # aiokafka raises IllegalStateError for an unassigned partition
+            return None
+
+    def ack(self, messages: Iterable[Any]) -> None:
+        consumer = self.app.consumer
+        for message in messages:
+            message.ack(consumer)
+
+    def assigned_partitions(self) -> set[int]:
+        return {tp.partition for tp in self.app.assignor.assigned_actives()}
+
+
+class LazySink:
+    """The ClickHouse sink, opened (and migrated) on first use: `open()` fails fast."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._sink: ClickHouseSink | None = None
+
+    def open(self) -> ClickHouseSink:
+        if self._sink is None:
+            client = create_client(self.settings)
+            migrate(client)
+            self._sink = ClickHouseSink(client, self.settings.sink)
+        return self._sink
+
+    @property
+    def rows_written(self) -> int:
+        return self._sink.rows_written if self._sink is not None else 0
+
+    async def write_until_done(self, batch: RowBatch) -> None:
+        await self.open().write_until_done(batch)
+
+    def stored_states(self, partitions: set[int]) -> list[dict[str, Any]]:
+        return self.open().stored_states(partitions)
+
+    def latest_model(self) -> FittedModel | None:
+        return self.open().latest_model()
