@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -100,6 +100,9 @@ class SinkSettings(BaseModel):
     # Backoff while ClickHouse refuses writes; offsets stay uncommitted meanwhile.
     retry_initial_s: float = Field(0.5, gt=0)
     retry_max_s: float = Field(30.0, gt=0)
+    # Fault injection (tests, `make faults`), off when unset: while this file holds an epoch
+    # second still ahead, every insert fails as if the ClickHouse server did not answer.
+    outage_file: Path | None = None
 
 
 class SignalSettings(BaseModel):
@@ -167,6 +170,14 @@ class WorkerSettings(BaseModel):
     # allocations (CPython's default is 700). The worker allocates a few objects per event
     # and frees them by reference counting; at 700 the collector took 15-30% of processing.
     gc_young_threshold: int = Field(50_000, ge=700)
+    # A rebalance waits this long at most for the batches being written; a write still
+    # running then (ClickHouse hangs) is given up, its messages unacknowledged. Shorter than
+    # the session timeout, so that the group never waits on a ClickHouse outage.
+    hand_over_timeout_s: float = Field(3.0, gt=0)
+    # `retention up` restarts a crashed worker after this long, doubling per crash up to
+    # the maximum; a worker that ran for longer than the maximum starts the count afresh.
+    restart_initial_s: float = Field(1.0, gt=0)
+    restart_max_s: float = Field(30.0, gt=0)
 
 
 class Settings(BaseSettings):
@@ -183,6 +194,13 @@ class Settings(BaseSettings):
     signals: SignalSettings = SignalSettings()
     model: ModelSettings = ModelSettings()
     worker: WorkerSettings = WorkerSettings()
+
+    @model_validator(mode="after")
+    def _hand_over_within_session(self) -> Settings:
+        if self.worker.hand_over_timeout_s >= self.kafka.session_timeout_s:
+            raise ValueError("worker.hand_over_timeout_s must be shorter than "
+                             "kafka.session_timeout_s: a rebalance must not wait it out")
+        return self
 
     @property
     def run_file(self) -> Path:

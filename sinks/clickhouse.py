@@ -1,6 +1,6 @@
-"""The worker's ClickHouse: one insert per table per batch, retried until it lands, and the
-few reads the worker makes (seed states, the latest model, the CLI's queries), all on one
-client under one lock."""
+"""The worker's ClickHouse: one insert per table per batch, retried until it lands (or the
+worker lets its partitions go), and the few reads the worker makes (seed states, the latest
+model, the CLI's queries), all on one client under one lock."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ import asyncio
 import json
 import logging
 import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import ClickHouseError
+from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
 from retention.analytics.model import FittedModel
 from retention.settings import SinkSettings
@@ -24,12 +27,36 @@ from sinks.sql_files import read_sql
 log = logging.getLogger(__name__)
 
 
+class OutageSwitch:
+    """Fault injection in the write path: inserts fail while `path` names a time ahead.
+
+    Installed only when `RETENTION_SINK__OUTAGE_FILE` is set (tests, `make faults`). The
+    file holds the epoch second the outage ends, so a test starts and ends an outage from
+    outside the worker's process; the real ClickHouse (chDB or a server) stays underneath
+    and the failure is the one clickhouse-connect raises when a server does not answer.
+    """
+
+    def __init__(self, path: Path, wall_time: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self.wall_time = wall_time
+
+    def check(self) -> None:
+        try:
+            until = float(self.path.read_text())
+        except (OSError, ValueError):
+            return  # no file (or not written yet): no outage
+        if self.wall_time() < until:
+            raise OperationalError(f"injected outage: ClickHouse refuses writes until "
+                                   f"{until:.0f} ({self.path})")
+
+
 class ClickHouseSink:
     def __init__(self, client: Client, settings: SinkSettings) -> None:
         self.client = client
         self.settings = settings
         self.rows_written = 0
         self.failed_attempts = 0
+        self.outage = OutageSwitch(settings.outage_file) if settings.outage_file else None
         # One chDB/HTTP client is not safe for concurrent queries; the worker's web
         # queries and its inserts share it through this lock.
         self.lock = threading.Lock()
@@ -44,6 +71,8 @@ class ClickHouseSink:
             if not rows:
                 continue
             try:
+                if self.outage is not None:
+                    self.outage.check()
                 with self.lock:
                     self.client.insert(table, rows, column_names=COLUMNS[table])
             except (ClickHouseError, OSError) as exc:
@@ -57,19 +86,28 @@ class ClickHouseSink:
             del batch.rows[table]
         self.failed_attempts = 0
 
-    async def write_until_done(self, batch: RowBatch) -> None:
-        """Return once the batch is written; offsets stay unacknowledged meanwhile.
+    async def write_until_done(self, batch: RowBatch, give_up: asyncio.Event) -> bool:
+        """Write the batch, retrying with backoff while ClickHouse refuses it: True once
+        written, False if `give_up` is set while it keeps failing.
 
-        The insert runs in a thread so the consumer keeps fetching (and heartbeating).
+        The worker sets `give_up` when a rebalance takes its partitions away: an outage must
+        not hold up the hand-over, and the batch's messages stay unacknowledged, so their
+        next owner writes them. An attempt under way is not interrupted; it runs in a thread,
+        so the consumer keeps fetching (and heartbeating) meanwhile.
         """
         while True:
             try:
                 await asyncio.to_thread(self.write, batch)
-                return
+                return True
             except SinkBackpressure as exc:
                 log.warning("ClickHouse write failed, retrying in %.1f s: %s",
                             exc.retry_after_s, exc)
-                await asyncio.sleep(exc.retry_after_s)
+                try:
+                    await asyncio.wait_for(give_up.wait(), exc.retry_after_s)
+                except TimeoutError:
+                    continue
+                log.warning("ClickHouse write given up: the partitions were handed over")
+                return False
 
     def stored_states(self, partitions: set[int]) -> list[dict[str, Any]]:
         """The customer states last written for `partitions`, parsed: where a worker carries

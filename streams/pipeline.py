@@ -10,6 +10,11 @@ A message is acknowledged only after the writer has put its batch's rows into Cl
 and its outputs onto Kafka, and a state flush that includes its effects is in the table:
 an offset is committed only after everything it caused is durable (at-least-once;
 deterministic ids make repeats harmless).
+
+While ClickHouse refuses writes the writer retries the batch in flight; the queue behind it
+fills, processing waits for room, and the intake for the agent: consumption pauses with a
+bounded backlog in memory and no offset committed. A rebalance meanwhile does not wait for
+the outage (see `hand_over`).
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from contextlib import suppress
+from typing import Any, TypeVar
 
 from retention.settings import Settings
 from streams.outputs import PublisherPort
@@ -28,6 +34,7 @@ from streams.signals import SignalEngine
 
 log = logging.getLogger(__name__)
 WRITE_AHEAD = 2
+T = TypeVar("T")
 
 
 class Pipeline:
@@ -66,6 +73,15 @@ class Pipeline:
         self.writes: asyncio.Queue[BatchResult] | None = None
         self.writer: asyncio.Task[None] | None = None
         self.failed: BaseException | None = None
+        # Set while a rebalance takes partitions away: a write ClickHouse keeps refusing is
+        # then given up rather than retried.
+        self.handing_over = asyncio.Event()
+        # A write was given up in a hand-over: nothing processed since is written or
+        # acknowledged, until the hand-over has forgotten every partition.
+        self.abandoned = False
+        # The consumer generation whose partitions were last handed over: batches taken in
+        # under it are not ours any more (Faust re-reads them from the committed offsets).
+        self.handed_over_generation: int | None = None
         self.rows_pending = 0
         self.started_at = time.time()
         self.timers_armed = False
@@ -75,13 +91,16 @@ class Pipeline:
         self.model_status = "no model fitted yet: low_p_alive stays silent"
 
     async def process(self, batch: Sequence[InputMessage]) -> None:
-        # Taken before a rebalance (the agent may hold one while it happens): not ours to
-        # apply any more; Kafka re-delivers them from the committed offsets.
-        generation = self.consumer.generation()
-        messages = [InMessage(m.topic, m.partition, m.offset, m.key, m.value, m)
-                    for m in batch if m.generation_id == generation]
-        self.unacked += len(messages)
         async with self.lock:
+            # Taken before a rebalance (the agent may hold one while it happens, or while
+            # the partitions are handed over): not ours to apply any more; Kafka re-delivers
+            # them from the committed offsets.
+            generation = self.consumer.generation()
+            if generation == self.handed_over_generation:
+                return
+            messages = [InMessage(m.topic, m.partition, m.offset, m.key, m.value, m)
+                        for m in batch if m.generation_id == generation]
+            self.unacked += len(messages)
             self._arm_timers()
             started = time.perf_counter()
             result = self.processor.process(messages)
@@ -119,8 +138,10 @@ class Pipeline:
         assert self.writes is not None
         while True:
             result = await self.writes.get()
+            rows = len(result.rows)
             try:
-                await self._commit(result)
+                if not self.abandoned and not await self._commit(result):
+                    self.abandoned = True  # given up in a hand-over, which forgets the rest
             except Exception as exc:
                 # Not a ClickHouse outage (those are retried inside): a bug. Stop the worker;
                 # the batch's messages were never acknowledged, so Kafka redelivers them.
@@ -129,36 +150,69 @@ class Pipeline:
                 await self.crash(exc)
                 return  # the failure is kept in self.failed; nothing more is written
             finally:
+                self.rows_pending -= rows
                 self.writes.task_done()
-                if self.failed is not None:
+                if self.failed is not None or self.abandoned:
                     self._discard_queued()
 
     def _discard_queued(self) -> None:
-        # After a failed write nothing queued is written or acknowledged: Kafka redelivers
-        # it to whoever runs next. Marked done so that nobody waits on it.
+        # After a failed or given-up write nothing queued is written or acknowledged (each
+        # result builds on the state the one before it left): Kafka redelivers it to whoever
+        # runs next. Marked done so that nobody waits on it.
         assert self.writes is not None
         while not self.writes.empty():
-            self.writes.get_nowait()
+            self.rows_pending -= len(self.writes.get_nowait().rows)
             self.writes.task_done()
 
     async def hand_over(self, partitions: set[int]) -> None:
-        """Rebalance: make everything processed durable, then let `partitions` go.
+        """Rebalance: make everything processed durable, then let `partitions` go; within
+        `hand_over_timeout_s` whatever ClickHouse does.
 
-        All under the lock: a batch processed between the last flush and the forgetting
-        would have its state changes dropped while its messages were acknowledged.
+        Under the lock: a batch processed between the last flush and the forgetting would
+        have its state changes dropped while its messages were acknowledged. The lock may be
+        held by a batch waiting for room in the writer's queue, behind a write ClickHouse
+        refuses: so that write is given up first (`handing_over`), as is one still running
+        at the deadline. Then nothing processed since the last acknowledgement is written
+        or acknowledged, and every partition is forgotten, kept ones included: Faust seeks
+        every assigned partition back to its committed offset after a rebalance, so all of
+        it is read again, by this worker or the next owner.
         """
-        async with self.lock:
-            if self.failed is not None:
-                # Stopping after a failed write: nothing to flush that could be trusted.
-                self.forget(partitions)
-                return
-            result = BatchResult()
-            self._maybe_flush(result, force=True)
-            await self._enqueue(result)
-            if self.writes is not None:
-                await self.writes.join()
-            self.forget(partitions)
-            self.timers_armed = False  # re-armed from the table for what is ours next
+        self.handing_over.set()
+        try:
+            async with self.lock:
+                self.handed_over_generation = self.consumer.generation()
+                if self.failed is None and not self.abandoned:
+                    result = BatchResult()
+                    self._maybe_flush(result, force=True)
+                    await self._enqueue(result)
+                    await self._finish_writes()
+                if self.failed is not None or self.abandoned:
+                    # Stopping after a failed write, or a write was given up: nothing
+                    # processed since the last acknowledgement can be trusted, in any input
+                    # partition (each topic has `kafka.partitions`).
+                    self.forget(partitions | set(range(self.settings.kafka.partitions)))
+                    self.abandoned = False
+                else:
+                    self.forget(partitions)
+                self.timers_armed = False  # re-armed from the table for what is ours next
+        finally:
+            self.handing_over.clear()
+
+    async def _finish_writes(self) -> None:
+        """Wait for the writer to empty its queue, at most `hand_over_timeout_s`; a write
+        still running then (ClickHouse hangs instead of refusing) is cancelled, unacked."""
+        if self.writes is None or self.writer is None or self.writer.done():
+            return
+        try:
+            await asyncio.wait_for(self.writes.join(), self.settings.worker.hand_over_timeout_s)
+        except TimeoutError:
+            log.warning("writes did not finish within %.1f s of a rebalance: given up",
+                        self.settings.worker.hand_over_timeout_s)
+            self.abandoned = True
+            self.writer.cancel()
+            with suppress(asyncio.CancelledError):
+                await self.writer
+            self._discard_queued()
 
     def forget(self, partitions: set[int]) -> None:
         self.processor.forget_partitions(partitions)
@@ -169,7 +223,11 @@ class Pipeline:
 
     async def refresh_model(self) -> None:
         """Pick up the newest `retention model fit` result for the low_p_alive rule."""
-        model = await asyncio.to_thread(self.sink.latest_model)
+        try:
+            model = await asyncio.to_thread(self.sink.latest_model)
+        except Exception as exc:  # ClickHouse down: keep the model in use, retry next time
+            log.warning("could not read the lifetime model (keeping the current one): %s", exc)
+            return
         current = self.processor.engine.model
         if model is None or getattr(current, "version", None) == model.version:
             return
@@ -204,18 +262,23 @@ class Pipeline:
     def _load_state(self, customer_id: str, partition: int | None) -> dict[str, Any] | None:
         value = self.store.read(customer_id, partition)
         if value is None and self.seed:
-            value = self.seed.pop(customer_id, None)
+            # Not popped: work given up in a hand-over may need the seed again.
+            value = self.seed.get(customer_id)
         return value
 
-    async def _commit(self, result: BatchResult) -> None:
-        rows = len(result.rows)
+    async def _commit(self, result: BatchResult) -> bool:
+        """Write `result` and acknowledge what became durable; False if the hand-over gave
+        up its rows (then nothing is acknowledged)."""
         # ClickHouse (in a thread) and Kafka at the same time: they do not depend on each other.
-        await asyncio.gather(self._timed("clickhouse", self.sink.write_until_done(result.rows)),
-                             self._timed("produce", self._produce(result)))
-        self.rows_pending -= rows
+        written, _ = await asyncio.gather(
+            self._timed("clickhouse", self.sink.write_until_done(result.rows,
+                                                                 self.handing_over)),
+            self._timed("produce", self._produce(result)))
+        if not written:
+            return False
         self.awaiting_flush.extend(result.done)
         if result.flush is None:
-            return
+            return True
         started = time.perf_counter()
         await self._store(result.flush)
         self.seconds["table"] += time.perf_counter() - started
@@ -223,6 +286,7 @@ class Pipeline:
         self.consumer.ack(self.awaiting_flush)
         self.unacked -= len(self.awaiting_flush)
         self.awaiting_flush = []
+        return True
 
     async def _store(self, flush: StateFlush) -> None:
         await self.store.store(((cid, flush.state_json[cid], state.partition)
@@ -232,10 +296,11 @@ class Pipeline:
     async def _produce(self, result: BatchResult) -> None:
         await self.publisher.publish(result.messages)
 
-    async def _timed(self, stage: str, work: Any) -> None:
+    async def _timed(self, stage: str, work: Awaitable[T]) -> T:
         started = time.perf_counter()
-        await work
+        value = await work
         self.seconds[stage] += time.perf_counter() - started
+        return value
 
     def status(self) -> dict[str, Any]:
         p = self.processor

@@ -7,6 +7,7 @@ over Faust, RocksDB, ClickHouse and aiokafka.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -70,7 +71,8 @@ class SinkPort(Protocol):
     @property
     def rows_written(self) -> int: ...
 
-    async def write_until_done(self, batch: RowBatch) -> None: ...
+    async def write_until_done(self, batch: RowBatch, give_up: asyncio.Event) -> bool:
+        """True once `batch` is written; False if `give_up` is set while it keeps failing."""
 
     def stored_states(self, partitions: set[int]) -> list[dict[str, Any]]: ...
 
@@ -121,8 +123,8 @@ class LazySink:
     def rows_written(self) -> int:
         return self._sink.rows_written if self._sink is not None else 0
 
-    async def write_until_done(self, batch: RowBatch) -> None:
-        await self.open().write_until_done(batch)
+    async def write_until_done(self, batch: RowBatch, give_up: asyncio.Event) -> bool:
+        return await self.open().write_until_done(batch, give_up)
 
     def stored_states(self, partitions: set[int]) -> list[dict[str, Any]]:
         return self.open().stored_states(partitions)

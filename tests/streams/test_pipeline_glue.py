@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,11 +21,14 @@ import pytest
 from retention.settings import Settings
 from schemas import InputEvent
 from sinks.base import RowBatch
-from streams.outputs import Record
-from streams.pipeline import Pipeline
+from sinks.clickhouse import ClickHouseSink
+from sinks.client import create_client
+from sinks.migrations import migrate
+from streams.outputs import Record, partition_for
+from streams.pipeline import WRITE_AHEAD, Pipeline
 from streams.processor import StreamProcessor
 from streams.signals import SignalEngine
-from tests.streams.helpers import FakeClock, at, purchase, wire
+from tests.streams.helpers import FakeClock, at, iso, purchase, wire
 
 IDLE_S = 10.0
 
@@ -86,12 +92,13 @@ class FakeSink:
         self.gate: asyncio.Event | None = None  # writes wait for it when set
         self.error: Exception | None = None
         self.seed: list[dict[str, Any]] = []
+        self.model_error: Exception | None = None
 
     @property
     def rows_written(self) -> int:
         return sum(len(r) for r in self.rows.values())
 
-    async def write_until_done(self, batch: RowBatch) -> None:
+    async def write_until_done(self, batch: RowBatch, give_up: asyncio.Event) -> bool:
         if self.gate is not None:
             await self.gate.wait()
         if self.error is not None:
@@ -99,11 +106,14 @@ class FakeSink:
         for table, rows in batch.rows.items():
             self.rows.setdefault(table, []).extend(rows)
         self.timeline.append("rows written")
+        return True
 
     def stored_states(self, partitions: set[int]) -> list[dict[str, Any]]:
         return [s for s in self.seed if s["partition"] in partitions]
 
     def latest_model(self) -> Any:
+        if self.model_error is not None:
+            raise self.model_error
         return None
 
 
@@ -128,7 +138,7 @@ class Glue:
     pipeline: Pipeline
     consumer: FakeConsumer
     store: FakeStore
-    sink: FakeSink
+    sink: Any  # a FakeSink, or the real ClickHouseSink over chDB
     publisher: FakePublisher
     clock: FakeClock
     timeline: Timeline
@@ -141,14 +151,19 @@ class Glue:
             await asyncio.wait_for(writes.join(), 5)
 
 
-def build(commit_interval_s: float = 1.0, generation: int = 1) -> Glue:
-    settings = Settings(worker={"commit_interval_s": commit_interval_s},  # type: ignore[arg-type]
-                        signals={"idle_watermark_after_s": IDLE_S,  # type: ignore[arg-type]
-                                 "live_watermark": False})
+def glue_settings(commit_interval_s: float = 1.0, **sections: Any) -> Settings:
+    worker = {"commit_interval_s": commit_interval_s, **sections.pop("worker", {})}
+    return Settings(worker=worker, signals={"idle_watermark_after_s": IDLE_S,  # type: ignore[arg-type]
+                                            "live_watermark": False}, **sections)
+
+
+def build(commit_interval_s: float = 1.0, generation: int = 1, *,
+          settings: Settings | None = None, sink: Any = None) -> Glue:
+    settings = settings or glue_settings(commit_interval_s)
     timeline = Timeline()
     clock = FakeClock(1000.0)
     consumer, store = FakeConsumer(timeline, generation), FakeStore(timeline)
-    sink, publisher = FakeSink(timeline), FakePublisher(timeline)
+    sink, publisher = sink or FakeSink(timeline), FakePublisher(timeline)
     crashes: list[BaseException] = []
 
     async def crash(exc: BaseException) -> None:
@@ -270,4 +285,172 @@ def test_empty_table_resumes_customers_from_clickhouse() -> None:
                  if r.topic == "milestones"]
         assert "repeat_customer" in kinds and "first_purchase" not in kinds
         assert glue.store.states["c1"]["orders"] == 2
+    asyncio.run(scenario())
+
+
+# --- ClickHouse outages and rebalances -----------------------------------------------------
+class Outage:
+    """Drives the sink's fault-injection switch (RETENTION_SINK__OUTAGE_FILE) from outside."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def start(self, seconds: float) -> None:
+        self.path.write_text(str(time.time() + seconds))
+
+    def end(self) -> None:
+        self.path.write_text("0")
+
+    @property
+    def on(self) -> bool:
+        return time.time() < float(self.path.read_text())
+
+
+def on_chdb(chdb_dsn: str, tmp_path: Path, **worker: Any) -> tuple[Glue, Outage]:
+    """The glue over the real ClickHouseSink on chDB (a database of its own), behind its
+    outage switch; retries every 50 ms so that a test does not wait for the backoff."""
+    outage = Outage(tmp_path / "clickhouse-outage")
+    settings = glue_settings(1e-3, worker=worker, sink={
+        "retry_initial_s": 0.05, "retry_max_s": 0.05, "outage_file": str(outage.path)})
+    client = create_client(Settings(clickhouse={"dsn": chdb_dsn,  # type: ignore[arg-type]
+                                                "database": f"t_{uuid.uuid4().hex[:12]}"},
+                                    data_dir=tmp_path))
+    migrate(client)
+    return build(settings=settings, sink=ClickHouseSink(client, settings.sink)), outage
+
+
+def keyed(event: InputEvent, offset: int, generation: int = 1) -> FakeMessage:
+    """The message a producer sends: in the partition its key maps to (of 4)."""
+    key = event.customer_id.encode()
+    return FakeMessage("purchases", partition_for(key, 4), offset, key, wire(event), generation)
+
+
+def stored_ids(glue: Glue, table: str, column: str, final: bool = False) -> list[str]:
+    rows = glue.sink.client.query(
+        f"SELECT {column} FROM {table}{' FINAL' if final else ''}").result_rows
+    return sorted(r[0] for r in rows)
+
+
+async def process_each(glue: Glue, batches: list[list[FakeMessage]], returned: list[int]) -> None:
+    for batch in batches:
+        await glue.pipeline.process(batch)
+        returned.append(len(batch))
+
+
+def test_outage_pauses_processing_with_a_bounded_backlog_and_loses_nothing(
+        chdb_dsn: str, tmp_path: Path) -> None:
+    """While ClickHouse refuses writes nothing is acknowledged and processing stops after a
+    bounded number of batches; once it answers again every event is stored once, all acked."""
+    async def scenario() -> None:
+        glue, outage = on_chdb(chdb_dsn, tmp_path)
+        outage.start(60)
+        messages = [keyed(purchase(f"c{i}", at(i)), i) for i in range(6)]
+        returned: list[int] = []
+        intake = asyncio.ensure_future(process_each(glue, [[m] for m in messages], returned))
+        await asyncio.sleep(0.5)
+        # One batch retried by the writer, WRITE_AHEAD queued behind it; the next waits.
+        assert len(returned) == WRITE_AHEAD + 1 and not intake.done()
+        assert glue.consumer.acked == [] and stored_ids(glue, "purchases", "event_id") == []
+        assert glue.sink.failed_attempts > 1  # retried, not given up
+        outage.end()
+        await asyncio.wait_for(intake, 5)
+        glue.clock.advance(IDLE_S + 1)
+        await glue.pipeline.tick()
+        await glue.settle()
+        expected = sorted(f"p-c{i}-{iso(at(i))}-order" for i in range(6))
+        assert stored_ids(glue, "purchases", "event_id") == expected  # no FINAL: once each
+        assert sorted(m.offset for m in glue.consumer.acked) == list(range(6))
+        assert glue.pipeline.status()["rows_pending"] == 0
+    asyncio.run(scenario())
+
+
+def test_rebalance_during_an_outage_hands_over_at_once_and_acknowledges_nothing(
+        chdb_dsn: str, tmp_path: Path) -> None:
+    """A hand-over while ClickHouse refuses writes completes at once, not when the outage
+    ends: the writes are given up unacknowledged and every partition is forgotten (kept ones
+    too); read again under the next generation, each event lands once, each state counts it
+    once."""
+    async def scenario() -> None:
+        glue, outage = on_chdb(chdb_dsn, tmp_path)
+        customers = [f"c{i}" for i in range(8)]
+        messages = [keyed(purchase(c, at(i)), i) for i, c in enumerate(customers)]
+        outage.start(60)
+        await glue.pipeline.process(messages[:4])
+        glue.clock.advance(IDLE_S + 1)
+        await glue.pipeline.tick()  # released and applied: states changed, flush queued
+        returned: list[int] = []
+        intake = asyncio.ensure_future(process_each(glue, [[m] for m in messages[4:]],
+                                                    returned))
+        await asyncio.sleep(0.3)
+        assert not intake.done()  # holds the pipeline lock, waiting for the writer
+        revoked = {messages[0].partition}
+        await asyncio.wait_for(glue.pipeline.hand_over(revoked), 1.0)
+        assert outage.on  # it did not wait for ClickHouse
+        await asyncio.wait_for(intake, 1.0)
+        assert glue.consumer.acked == [] and glue.store.states == {}
+        assert glue.pipeline.processor.partitions == {}
+        assert glue.pipeline.status()["rows_pending"] == 0
+
+        outage.end()
+        glue.consumer.generation_now = 2  # the rebalance completes; Kafka re-delivers
+        await glue.pipeline.process([keyed(purchase(c, at(i)), i, generation=2)
+                                     for i, c in enumerate(customers)])
+        glue.clock.advance(IDLE_S + 1)
+        await glue.pipeline.tick()
+        await glue.settle()
+        expected = sorted(f"p-{c}-{iso(at(i))}-order" for i, c in enumerate(customers))
+        assert stored_ids(glue, "purchases", "event_id") == expected
+        assert sorted(m.offset for m in glue.consumer.acked) == list(range(8))
+        assert all(glue.store.states[c]["orders"] == 1 for c in customers)
+        assert len(stored_ids(glue, "milestones", "milestone_id", final=True)) == 8
+    asyncio.run(scenario())
+
+
+def test_hung_write_is_given_up_at_the_hand_over_deadline() -> None:
+    """A write that neither lands nor fails (ClickHouse hangs) holds a rebalance up for
+    hand_over_timeout_s at most, and its messages stay unacknowledged."""
+    async def scenario() -> None:
+        glue = build(settings=glue_settings(worker={"hand_over_timeout_s": 0.2}))
+        glue.sink.gate = asyncio.Event()  # never opened: the insert hangs
+        message = msg(purchase("c1", at(0)), 0)
+        await glue.pipeline.process([message])
+        glue.clock.advance(IDLE_S + 1)
+        await glue.pipeline.tick()
+        started = time.monotonic()
+        await asyncio.wait_for(glue.pipeline.hand_over({0}), 1.0)
+        assert time.monotonic() - started < 0.6
+        assert glue.consumer.acked == [] and glue.store.states == {}
+        assert glue.pipeline.processor.partitions == {}
+        # The next generation writes afresh.
+        glue.sink.gate.set()
+        glue.consumer.generation_now = 2
+        await process_and_release(glue, [msg(purchase("c1", at(0)), 0, generation=2)])
+        assert [m.offset for m in glue.consumer.acked] == [0]
+        assert glue.store.states["c1"]["orders"] == 1
+    asyncio.run(scenario())
+
+
+def test_batch_arriving_after_a_hand_over_of_its_generation_is_dropped() -> None:
+    """Once partitions are handed over, a batch still queued from that generation changes
+    nothing and is not acknowledged (the next owner reads it from the committed offsets)."""
+    async def scenario() -> None:
+        glue = build(commit_interval_s=1e-3)
+        await process_and_release(glue, [msg(purchase("c1", at(0)), 0)])
+        await glue.pipeline.hand_over({0, 1})
+        acked, events = len(glue.consumer.acked), glue.pipeline.processor.counters["events"]
+        await process_and_release(glue, [msg(purchase("c1", at(1)), 1)])
+        assert glue.pipeline.processor.counters["events"] == events
+        assert len(glue.consumer.acked) == acked
+        assert glue.store.states["c1"]["orders"] == 1
+    asyncio.run(scenario())
+
+
+def test_unreadable_model_store_keeps_the_worker_going() -> None:
+    """ClickHouse failing when the model is reloaded leaves the current model in place
+    instead of crashing the timer (and with it the worker)."""
+    async def scenario() -> None:
+        glue = build()
+        glue.sink.model_error = OSError("connection refused")
+        await glue.pipeline.refresh_model()
+        assert glue.pipeline.processor.engine.model is None
     asyncio.run(scenario())
