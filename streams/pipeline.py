@@ -118,6 +118,12 @@ class Pipeline:
         now = self.monotonic()
         if force or now - self.flushed_at >= self.settings.worker.commit_interval_s:
             self.processor.flush(result)
+            if result.flush is None and self.unacked > self.processor.buffered():
+                # Nothing changed since the last flush, which is queued ahead of this one,
+                # but messages processed since wait for one: an empty flush marks them
+                # durable (re-sent duplicates change no state; they would wait for some
+                # other customer's change to be acknowledged, forever at the end of a run).
+                result.flush = StateFlush()
             self.flushed_at = now
 
     async def _enqueue(self, result: BatchResult) -> None:

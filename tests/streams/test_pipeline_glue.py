@@ -273,6 +273,20 @@ def test_failed_write_stops_the_worker_without_acknowledging(failing: str) -> No
     asyncio.run(scenario())
 
 
+def test_messages_that_change_no_state_are_acknowledged_too() -> None:
+    """A re-sent event (a duplicate: no state changes) is acknowledged at the next flush,
+    not held until some other customer's state changes."""
+    async def scenario() -> None:
+        glue = build(commit_interval_s=1e-3)
+        await process_and_release(glue, [msg(purchase("c1", at(0)), 0)])
+        assert [m.offset for m in glue.consumer.acked] == [0]
+        await process_and_release(glue, [msg(purchase("c1", at(0)), 1)])
+        assert glue.pipeline.processor.counters["duplicates"] == 1
+        assert [m.offset for m in glue.consumer.acked] == [0, 1]
+        assert glue.pipeline.status()["rows_pending"] == 0
+    asyncio.run(scenario())
+
+
 def test_empty_table_resumes_customers_from_clickhouse() -> None:
     """With the changelog gone, states the sink last wrote carry on (no second first_purchase)."""
     async def scenario() -> None:
