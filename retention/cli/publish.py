@@ -9,6 +9,7 @@ import click
 
 from retention.cli import exit_codes
 from retention.cli.common import fail
+from retention.embedded.runfile import read_run_file
 from retention.kafka import TOPIC_ALIASES, BrokerUnavailable, Publisher
 from retention.settings import get_settings
 
@@ -24,6 +25,9 @@ def publish(file: TextIO, topic: str | None) -> None:
     every line was sent, 1 if some were rejected, 3 if Kafka is unreachable.
     """
     settings = get_settings()
+    run = read_run_file(settings.run_file)
+    if run is not None and run.draining and not settings.kafka.bootstrap_servers:
+        fail("the embedded pipeline is stopping (Ctrl-C drains it): nothing published")
     try:
         publisher = Publisher(settings)
     except (BrokerUnavailable, Exception) as exc:  # kafka-python raises several kinds

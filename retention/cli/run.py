@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import os
+import sys
 
 import click
 
 from retention.cli import exit_codes
 from retention.cli.common import fail
 from retention.embedded.broker import BrokerError, start_broker
-from retention.embedded.runfile import RunInfo, read_run_file, remove_run_file, write_run_file
+from retention.embedded.runfile import read_run_file, remove_run_file
 from retention.embedded.stack import forget_local_tables
+from retention.embedded.supervisor import Supervisor
 from retention.kafka import BrokerUnavailable, ensure_topics
 from retention.settings import Settings, get_settings
 
 
 @click.command()
 def up() -> None:
-    """Embedded broker + worker in the foreground until Ctrl-C (data under the data dir)."""
+    """Embedded broker + supervised worker in the foreground (data under the data dir).
+
+    A crashed worker is restarted; the broker stays up. Ctrl-C drains (everything published
+    is processed, then it stops); a second Ctrl-C stops at once.
+    """
     settings = get_settings()
     if read_run_file(settings.run_file) is not None:
         fail(f"a pipeline is already running (see {settings.run_file})", exit_codes.USAGE)
@@ -32,21 +37,21 @@ def up() -> None:
         servers = broker.bootstrap_servers
         forget_local_tables(settings)
     w = settings.worker
-    write_run_file(settings.run_file, RunInfo(servers, f"http://{w.web_host}:{w.web_port}",
-                                              os.getpid()))
     try:
         ensure_topics(settings, servers)
         click.echo(f"retention up: Kafka at {servers}, worker at http://{w.web_host}:"
-                   f"{w.web_port}, ClickHouse {_dsn_label(settings)}; Ctrl-C stops.", err=True)
-        from streams.worker import run_worker
-
-        run_worker(settings)
+                   f"{w.web_port}, ClickHouse {_dsn_label(settings)}; Ctrl-C drains and "
+                   "stops, twice stops at once.", err=True)
+        supervisor = Supervisor(settings, servers, broker=broker,
+                                say=lambda line: click.echo(f"retention up: {line}", err=True))
+        code = supervisor.run()
     except BrokerUnavailable as exc:
         fail(str(exc))
     finally:
         remove_run_file(settings.run_file)
         if broker is not None:
             broker.stop()
+    sys.exit(code)
 
 
 @click.command()

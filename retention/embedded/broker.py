@@ -72,6 +72,9 @@ def start_broker(log_path: Path | None = None, port: int | None = None) -> Embed
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
+        # Its own session: a terminal's Ctrl-C goes to `retention up`, which drains the
+        # worker before it stops the broker (the broker holds every unprocessed event).
+        start_new_session=True,
     )
     try:
         _wait_until_listening(port, proc, timeout_s=30)

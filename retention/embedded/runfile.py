@@ -12,7 +12,12 @@ from pathlib import Path
 class RunInfo:
     bootstrap_servers: str
     worker_url: str
+    # The process that owns the run: `retention up`'s supervisor (or a test's worker).
     pid: int
+    # The supervised worker child, when there is one (it changes with every restart).
+    worker_pid: int | None = None
+    # Ctrl-C was pressed: the pipeline finishes what was published and takes nothing new.
+    draining: bool = False
 
     def is_alive(self) -> bool:
         try:
