@@ -96,4 +96,9 @@ def build_worker(settings: Settings) -> Worker:
 
     app.on_partitions_revoked.connect(on_revoked)
 
+    async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kw: Any) -> None:
+        pipeline.on_assigned()
+
+    app.on_partitions_assigned.connect(on_assigned)
+
     return Worker(settings, app, topics, state_table, pipeline, sink, (producer,))

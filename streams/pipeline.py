@@ -79,9 +79,9 @@ class Pipeline:
         # A write was given up in a hand-over: nothing processed since is written or
         # acknowledged, until the hand-over has forgotten every partition.
         self.abandoned = False
-        # The consumer generation whose partitions were last handed over: batches taken in
-        # under it are not ours any more (Faust re-reads them from the committed offsets).
-        self.handed_over_generation: int | None = None
+        # False from a hand-over until the next assignment: a batch taken in before the
+        # rebalance is not ours any more (Faust re-reads it from the committed offsets).
+        self.assigned = True
         self.rows_pending = 0
         self.started_at = time.time()
         self.timers_armed = False
@@ -95,9 +95,9 @@ class Pipeline:
             # Taken before a rebalance (the agent may hold one while it happens, or while
             # the partitions are handed over): not ours to apply any more; Kafka re-delivers
             # them from the committed offsets.
-            generation = self.consumer.generation()
-            if generation == self.handed_over_generation:
+            if not self.assigned:
                 return
+            generation = self.consumer.generation()
             messages = [InMessage(m.topic, m.partition, m.offset, m.key, m.value, m)
                         for m in batch if m.generation_id == generation]
             self.unacked += len(messages)
@@ -183,10 +183,11 @@ class Pipeline:
         every assigned partition back to its committed offset after a rebalance, so all of
         it is read again, by this worker or the next owner.
         """
+        started = time.monotonic()
         self.handing_over.set()
         try:
             async with self.lock:
-                self.handed_over_generation = self.consumer.generation()
+                self.assigned = False
                 if self.failed is None and not self.abandoned:
                     result = BatchResult()
                     self._maybe_flush(result, force=True)
@@ -197,12 +198,20 @@ class Pipeline:
                     # processed since the last acknowledgement can be trusted, in any input
                     # partition (each topic has `kafka.partitions`).
                     self.forget(partitions | set(range(self.settings.kafka.partitions)))
+                    if self.abandoned:
+                        log.warning("rebalance: unwritten work given up after %.1f s (ClickHouse "
+                                    "refused or hung); it is read again from the committed "
+                                    "offsets", time.monotonic() - started)
                     self.abandoned = False
                 else:
                     self.forget(partitions)
                 self.timers_armed = False  # re-armed from the table for what is ours next
         finally:
             self.handing_over.clear()
+
+    def on_assigned(self) -> None:
+        """Rebalance done: batches taken in from now on are ours."""
+        self.assigned = True
 
     async def _finish_writes(self) -> None:
         """Wait for the writer to empty its queue, at most `hand_over_timeout_s`; a write

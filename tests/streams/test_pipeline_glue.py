@@ -407,6 +407,7 @@ def test_rebalance_during_an_outage_hands_over_at_once_and_acknowledges_nothing(
 
         outage.end()
         glue.consumer.generation_now = 2  # the rebalance completes; Kafka re-delivers
+        glue.pipeline.on_assigned()
         await glue.pipeline.process([keyed(purchase(c, at(i)), i, generation=2)
                                      for i, c in enumerate(customers)])
         glue.clock.advance(IDLE_S + 1)
@@ -438,15 +439,17 @@ def test_hung_write_is_given_up_at_the_hand_over_deadline() -> None:
         # The next generation writes afresh.
         glue.sink.gate.set()
         glue.consumer.generation_now = 2
+        glue.pipeline.on_assigned()
         await process_and_release(glue, [msg(purchase("c1", at(0)), 0, generation=2)])
         assert [m.offset for m in glue.consumer.acked] == [0]
         assert glue.store.states["c1"]["orders"] == 1
     asyncio.run(scenario())
 
 
-def test_batch_arriving_after_a_hand_over_of_its_generation_is_dropped() -> None:
-    """Once partitions are handed over, a batch still queued from that generation changes
-    nothing and is not acknowledged (the next owner reads it from the committed offsets)."""
+def test_batch_arriving_between_hand_over_and_assignment_is_dropped() -> None:
+    """Once partitions are handed over, a batch taken in before the rebalance changes
+    nothing and is not acknowledged (the next owner reads it from the committed offsets);
+    after the next assignment batches are processed again."""
     async def scenario() -> None:
         glue = build(commit_interval_s=1e-3)
         await process_and_release(glue, [msg(purchase("c1", at(0)), 0)])
@@ -456,6 +459,10 @@ def test_batch_arriving_after_a_hand_over_of_its_generation_is_dropped() -> None
         assert glue.pipeline.processor.counters["events"] == events
         assert len(glue.consumer.acked) == acked
         assert glue.store.states["c1"]["orders"] == 1
+        glue.consumer.generation_now = 2
+        glue.pipeline.on_assigned()
+        await process_and_release(glue, [msg(purchase("c1", at(1)), 1, generation=2)])
+        assert glue.store.states["c1"]["orders"] == 2
     asyncio.run(scenario())
 
 
