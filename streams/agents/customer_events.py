@@ -6,6 +6,7 @@ channel whose every item is one batch of raw messages, bounded by size and time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import faust
@@ -24,7 +25,17 @@ def register(app: faust.App, topics: Topics, pipeline: Pipeline, settings: Setti
     input_batches = app.channel(maxsize=WRITE_AHEAD)
 
     async def deliver(batch: list[Message]) -> None:
-        await input_batches.send(value=batch)
+        try:
+            await input_batches.send(value=batch)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            # Not us cancelled but our put: Faust's flow control clears this channel in a
+            # rebalance and cancels a put waiting for room (the agent is behind, e.g. while
+            # ClickHouse is down). The batch is dropped unacknowledged, like any batch taken
+            # in before a rebalance; let through, the cancellation crashed Faust's fetcher,
+            # and with it the worker.
 
     intake.install(app, topics.customer_events, deliver, settings)
 

@@ -100,13 +100,22 @@ def _finish(stacks: list[LocalStack]) -> tuple[bool, Topics, Stored]:
 
 
 def _trickle(settings: Settings, events: list[dict[str, Any]], until: Callable[[], bool],
-             slice_len: int = 50) -> list[dict[str, Any]]:
+             slice_len: int = 20) -> list[dict[str, Any]]:
     """Publish `events` a slice a second until `until()` holds; returns what is left."""
     while events and not until():
         _publish(settings, events[:slice_len])
         events = events[slice_len:]
         time.sleep(1)
     return events
+
+
+def _took_in(settings: Settings) -> bool:
+    """The worker has taken in input: it owns partitions (applied, buffered or dropped)."""
+    status = worker_status(settings)
+    if not status:
+        return False
+    counters = status["counters"]
+    return bool(status["events_buffered"] or counters["events"] or counters["duplicates"])
 
 
 def test_worker_sigkill_at_three_random_points(tmp_path: Path) -> None:
@@ -166,10 +175,11 @@ def test_second_worker_joins_leaves_and_is_killed(tmp_path: Path) -> None:
             _poll(lambda: _applied(a.settings()) >= len(parts[0]) // 2, 120)
             for step, sig in ((1, signal.SIGTERM), (2, signal.SIGKILL)):
                 b.start_worker()
-                left = _trickle(a.settings(), parts[step],
-                                lambda: _applied(b.settings()) > 0)
-                if _applied(b.settings()) == 0:
-                    problems.append(f"the second worker got no events in join {step}")
+                _poll(lambda: worker_status(b.settings()) is not None, 120)
+                # Published slowly while B joins, so that its partitions have input then.
+                left = _trickle(a.settings(), parts[step], lambda: _took_in(b.settings()))
+                if not _poll(lambda: _took_in(b.settings()), 30):
+                    problems.append(f"the second worker took in nothing in join {step}")
                 _publish(a.settings(), left)
                 b.stop_worker(sig)
             _publish(a.settings(), parts[3])
