@@ -72,11 +72,14 @@ class RetentionUp:
         os.kill(info.worker_pid, signal.SIGKILL)
         return info.worker_pid
 
+    def running(self) -> bool:
+        """The supervisor is up (its worker may be restarting)."""
+        return self.process is not None and self.process.poll() is None
+
     def worker_alive(self) -> bool:
         info = self.run_info()
-        return (self.process is not None and self.process.poll() is None and info is not None
-                and info.worker_pid is not None and _alive(info.worker_pid)
-                and worker_status(self.settings()) is not None)
+        return (self.running() and info is not None and info.worker_pid is not None
+                and _alive(info.worker_pid) and worker_status(self.settings()) is not None)
 
     def interrupt(self) -> None:
         """Ctrl-C."""
