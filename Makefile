@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench up clean lock
+.PHONY: demo test faults lint bench up clean lock
 
 # requirements.lock pins every package to the version the tests passed with.
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -38,6 +38,11 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# The fault matrix (tests/faults): each fault on the embedded backends, one row each, the
+# table printed at the end (README "Reliability"); ~6 minutes, so not part of `make test`.
+faults: $(VENV)/.installed-dev
+	$(BIN)/pytest -q -p no:cacheprovider -m faults tests/faults
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.throughput
