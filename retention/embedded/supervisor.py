@@ -11,10 +11,12 @@ second one stops at once and says how many published events were left unprocesse
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -30,6 +32,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_S = 0.2
 # Between two looks at the lag while draining (each look asks the broker and the worker).
 STATUS_EVERY_S = 1.0
+# How long a second Ctrl-C waits for the broker to say how many events were left.
+COUNT_TIMEOUT_S = 10.0
 WORKER_COMMAND = (sys.executable, "-m", "retention.cli.main", "worker")
 
 
@@ -50,8 +54,7 @@ class Supervisor:
         self.crashes = 0
         self.restart_at: float | None = None
         self.stop_requests = 0
-        self.idle_streak = 0
-        self.next_status_at = 0.0
+        self.probe: _IdleProbe | None = None
 
     def run(self) -> int:
         """Supervise until drained (0) or stopped at once (1 if events were left
@@ -69,12 +72,14 @@ class Supervisor:
                 if self.stop_requests == 1 and not self.run_info.draining:
                     self._begin_drain()
                 self._keep_worker_running()
-                if self.run_info.draining and self._drained():
+                if self.probe is not None and self.probe.idle_streak >= 2:
                     self._stop_worker(grace_s=60)
                     self.say("drained: every published event is processed and stored; stopped")
                     return 0
                 time.sleep(POLL_S)
         finally:
+            if self.probe is not None:
+                self.probe.stopped.set()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
@@ -100,7 +105,7 @@ class Supervisor:
             self.crashes = 1 if ran >= w.restart_max_s else self.crashes + 1
             delay = min(w.restart_initial_s * 2 ** (self.crashes - 1), w.restart_max_s)
             self.say(f"worker exited with code {code} after {ran:.1f} s; restarting it in "
-                     f"{delay:.1f} s (the broker keeps every unprocessed event)")
+                     f"{delay:g} s (the broker keeps every unprocessed event)")
             self.worker = None
             self.restart_at = time.monotonic() + delay
             self._record(worker_pid=None)
@@ -109,18 +114,10 @@ class Supervisor:
 
     def _begin_drain(self) -> None:
         self._record(draining=True)
-        self.say(f"draining: processing the {_count(self._unprocessed())} events not yet "
-                 "processed, publishing refused; Ctrl-C again stops at once")
-
-    def _drained(self) -> bool:
-        """Everything published is processed, written and committed (idle twice running:
-        a commit can land between two looks)."""
-        if time.monotonic() < self.next_status_at:
-            return False
-        self.next_status_at = time.monotonic() + STATUS_EVERY_S
-        idle = self.worker is not None and current_status(self.settings).idle
-        self.idle_streak = self.idle_streak + 1 if idle else 0
-        return self.idle_streak >= 2
+        self.probe = _IdleProbe(self.settings)
+        self.probe.start()
+        self.say("draining: finishing every published event, publishing refused; Ctrl-C "
+                 "again stops at once")
 
     def _stop_now(self) -> int:
         self._stop_worker(grace_s=5)
@@ -146,15 +143,42 @@ class Supervisor:
 
     def _unprocessed(self) -> int | None:
         """Published events the worker's group has not committed as processed; None if the
-        broker does not answer."""
-        try:
-            return sum(current_status(self.settings).lag.values())
-        except Exception:  # kafka-python raises several kinds; stopping goes on regardless
-            return None
+        broker does not answer within COUNT_TIMEOUT_S."""
+        counted: list[int] = []
+
+        def count() -> None:
+            # kafka-python raises several kinds; stopping goes on regardless
+            with contextlib.suppress(Exception):
+                counted.append(sum(current_status(self.settings).lag.values()))
+        thread = threading.Thread(target=count, daemon=True)
+        thread.start()
+        thread.join(COUNT_TIMEOUT_S)
+        return counted[0] if counted else None
 
     def _record(self, **changes: Any) -> None:
         self.run_info = replace(self.run_info, **changes)
         write_run_file(self.settings.run_file, self.run_info)
+
+
+class _IdleProbe(threading.Thread):
+    """Looks at the lag and the worker's status once a second while draining, off the main
+    thread: a broker that does not answer must not hold a second Ctrl-C up."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(name="drain-probe", daemon=True)
+        self.settings = settings
+        self.stopped = threading.Event()
+        # Consecutive looks that found everything processed, written and committed (two
+        # in a row: a commit can land between two looks).
+        self.idle_streak = 0
+
+    def run(self) -> None:
+        while not self.stopped.wait(STATUS_EVERY_S):
+            try:
+                idle = current_status(self.settings).idle
+            except Exception:  # the broker does not answer: not idle, look again
+                idle = False
+            self.idle_streak = self.idle_streak + 1 if idle else 0
 
 
 def _count(events: int | None) -> str:
