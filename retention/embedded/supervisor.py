@@ -23,6 +23,7 @@ from dataclasses import replace
 from types import FrameType
 from typing import Any
 
+from retention.cli import exit_codes
 from retention.embedded.broker import EmbeddedBroker
 from retention.embedded.runfile import RunInfo, write_run_file
 from retention.kafka import current_status
@@ -68,14 +69,14 @@ class Supervisor:
                 if self.broker is not None and self.broker.process.poll() is not None:
                     self.say("error: the embedded broker exited; stopping the worker")
                     self._stop_worker(grace_s=10)
-                    return 3
+                    return exit_codes.BACKEND
                 if self.stop_requests == 1 and not self.run_info.draining:
                     self._begin_drain()
                 self._keep_worker_running()
                 if self.probe is not None and self.probe.idle_streak >= 2:
                     self._stop_worker(grace_s=60)
                     self.say("drained: every published event is processed and stored; stopped")
-                    return 0
+                    return exit_codes.OK
                 time.sleep(POLL_S)
         finally:
             if self.probe is not None:
@@ -124,10 +125,10 @@ class Supervisor:
         left = self._unprocessed()
         if left == 0:
             self.say("stopped: every published event was processed")
-            return 0
+            return exit_codes.OK
         self.say(f"stopped at once: {_count(left)} published events were left unprocessed "
                  "(the in-memory broker forgets them)")
-        return 1
+        return exit_codes.PARTIAL
 
     def _stop_worker(self, grace_s: float) -> None:
         worker, self.worker = self.worker, None
