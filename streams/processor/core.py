@@ -103,11 +103,6 @@ class StreamProcessor:
         """The caller stored `flush`'s states in the table: they may be read from it again."""
         self.states.written(flush)
 
-    @property
-    def unwritten(self) -> dict[str, list[Any]]:
-        """States changed but not yet in the table: customer_id -> [state, flushes in flight]."""
-        return self.states.unwritten
-
     def tick(self) -> BatchResult:
         """Advance watermarks of partitions gone quiet (live mode): absence rules fire."""
         result = BatchResult()

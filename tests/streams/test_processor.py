@@ -376,8 +376,8 @@ def test_state_evicted_before_its_table_write_is_not_read_back_stale():
     for day, customer in enumerate(["c1", "c2", "c1", "c2", "c1"], start=1):
         processor.process([order(f"e{day}", customer, day)])
     processor.drain(until=_dt.datetime(2026, 2, 1, tzinfo=_dt.UTC).timestamp())
-    assert processor.unwritten["c1"][0].orders == 3
-    assert processor.unwritten["c2"][0].orders == 2
+    assert processor.states.unwritten["c1"][0].orders == 3
+    assert processor.states.unwritten["c2"][0].orders == 2
 
 
 def test_state_changed_again_before_its_flush_is_written_stays_unwritten():
@@ -409,12 +409,12 @@ def test_state_changed_again_before_its_flush_is_written_stays_unwritten():
     processor.drain(until(5))
     assert first.flush is not None
     processor.written(first.flush)
-    assert processor.unwritten["c1"][0].orders == 3  # the newest, not the (older) table
+    assert processor.states.unwritten["c1"][0].orders == 3  # the newest, not the (older) table
     second = BatchResult()
     processor.flush(second)
     assert second.flush is not None and "c1" in second.flush.states
     processor.written(second.flush)
-    assert "c1" not in processor.unwritten
+    assert "c1" not in processor.states.unwritten
 
 
 def test_a_timer_reads_its_customer_from_the_timers_partition() -> None:
