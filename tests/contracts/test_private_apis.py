@@ -107,7 +107,7 @@ def test_rocksdb_store_partition_databases(tmp_path: Path) -> None:
     assert store._key_index[b"k"] == 1
 
 
-# --- pydantic: outputs built without re-validation (streams/signals) ------------------------
+# --- pydantic: outputs built without re-validation (streams/signals/outputs.py) -----------
 
 def test_trusted_construction_equals_validation() -> None:
     """An output assembled from its `__dict__` and `__pydantic_fields_set__` (pydantic's
@@ -116,7 +116,8 @@ def test_trusted_construction_equals_validation() -> None:
 
     from retention.settings import SignalSettings
     from schemas import Milestone
-    from streams.signals.engine import _MILESTONE_SET, SignalEngine, _trusted
+    from streams.signals import SignalEngine
+    from streams.signals.outputs import _MILESTONE_SET, _trusted
     from streams.state import CustomerState
 
     snapshot = SignalEngine(SignalSettings()).snapshot(CustomerState("c1"), 0.0)
