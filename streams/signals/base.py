@@ -31,16 +31,15 @@ E = TypeVar("E", bound=InputEvent)
 
 
 class Rule(ABC):
-    """Built once per engine; decisions depend on state and event time only.
-
-    A rule copies the settings it needs in `__init__` (the base keeps no reference to
-    them): the hot path reads plain attributes, and `reads` can be checked.
-    """
+    """Built once per engine; decisions depend on state and event time only."""
 
     name: ClassVar[str]  # its RuleId (a churn-risk rule) or MilestoneKind
-    reads: ClassVar[tuple[str, ...]] = ()  # every SignalSettings field __init__ reads
+    # Every SignalSettings field the rule reads (as `self.settings.<field>`); a test checks
+    # the module against it, so a rule's configuration is visible without reading its code.
+    reads: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, settings: SignalSettings, outputs: Outputs) -> None:
+        self.settings = settings
         # outputs.risk(...) / outputs.milestone(...) build what the rule decides
         self.outputs = outputs
 

@@ -19,6 +19,8 @@ from streams.signals.model import PAliveModel
 from streams.state import DAY, CustomerState, Episode
 
 Output = ChurnRiskAlert | Milestone
+# What a rule appends its decisions to.
+Outs = list[Output]
 
 # Outputs are built from values the engine computes, already of their fields' types, so
 # validating them (the costliest step per output) proves nothing: `_trusted` assembles the

@@ -15,6 +15,16 @@ from sinks.reader import WorkerRunner
 
 T = TypeVar("T")
 
+# A replay on a stack: watermarks follow event time only (no wall clock), quiet topics are
+# idle after 2 s, and small batches make many commits per run (so a kill or a rebalance
+# lands between two of them).
+REPLAY_ENV = {
+    "RETENTION_SIGNALS__LIVE_WATERMARK": "false",
+    "RETENTION_SIGNALS__IDLE_WATERMARK_AFTER_S": "2",
+    "RETENTION_SINK__BATCH_MAX_EVENTS": "200",
+    "RETENTION_SINK__FLUSH_INTERVAL_S": "0.2",
+}
+
 
 def worker_url(stack: LocalStack) -> str:
     return f"http://127.0.0.1:{stack.env['RETENTION_WORKER__WEB_PORT']}"

@@ -23,6 +23,7 @@ from retention.embedded.stack import LocalStack
 from retention.kafka import Publisher, worker_status
 from retention.settings import Settings
 from tests.integration.helpers import (
+    REPLAY_ENV,
     counters,
     read_topic,
     runner,
@@ -34,12 +35,6 @@ from tests.integration.test_pipeline import _expected_outputs, reference_results
 pytestmark = pytest.mark.integration
 
 SPEC = HistorySpec(customers=400, months=12, seed=31)
-STACK_ENV = {
-    "RETENTION_SIGNALS__LIVE_WATERMARK": "false",
-    "RETENTION_SIGNALS__IDLE_WATERMARK_AFTER_S": "2",
-    "RETENTION_SINK__BATCH_MAX_EVENTS": "200",
-    "RETENTION_SINK__FLUSH_INTERVAL_S": "0.2",
-}
 
 
 def _publish(stack: LocalStack, events: list[dict[str, Any]]) -> None:
@@ -64,9 +59,9 @@ def test_a_second_worker_joining_mid_stream_changes_no_output(tmp_path: Path) ->
         assert events[cut - 1]["occurred_at"] < events[cut]["occurred_at"]
     distinct_events = {e["event_id"] for e in events}
 
-    with LocalStack(tmp_path / "a", STACK_ENV) as a:
+    with LocalStack(tmp_path / "a", REPLAY_ENV) as a:
         # B is pointed at A's embedded broker by address, so it must be told it is tansu.
-        b = LocalStack(tmp_path / "b", {**STACK_ENV, "RETENTION_KAFKA__BROKER_KIND": "tansu"},
+        b = LocalStack(tmp_path / "b", {**REPLAY_ENV, "RETENTION_KAFKA__BROKER_KIND": "tansu"},
                        bootstrap_servers=a.servers)
         b.start()
         try:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from retention.settings import SignalSettings
 from schemas import Purchase
 from streams.signals.base import EventRule
-from streams.signals.outputs import Output, Outputs
+from streams.signals.outputs import Outs
 from streams.state import CustomerState
 
 
@@ -14,15 +13,10 @@ class LifetimeSpend(EventRule[Purchase]):
     reads = ("lifetime_spend_milestones",)
     on = ("purchase.order",)
 
-    def __init__(self, settings: SignalSettings, outputs: Outputs) -> None:
-        super().__init__(settings, outputs)
-        self.tiers = sorted(settings.lifetime_spend_milestones)
-
-    def on_event(self, state: CustomerState, event: Purchase, ts: float,
-                 out: list[Output]) -> None:
+    def on_event(self, state: CustomerState, event: Purchase, ts: float, out: Outs) -> None:
         # state.lifetime_spend_tier: tiers crossed so far. One order may cross several:
         # one milestone each, lowest first.
-        tiers = self.tiers
+        tiers = sorted(self.settings.lifetime_spend_milestones)
         while (state.lifetime_spend_tier < len(tiers)
                and state.revenue >= tiers[state.lifetime_spend_tier]):
             tier = tiers[state.lifetime_spend_tier]

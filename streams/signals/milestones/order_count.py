@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from retention.settings import SignalSettings
 from schemas import Purchase
 from streams.signals.base import EventRule
-from streams.signals.outputs import Output, Outputs
+from streams.signals.outputs import Outs
 from streams.state import CustomerState
 
 
@@ -14,12 +13,7 @@ class OrderCount(EventRule[Purchase]):
     reads = ("order_count_milestones",)
     on = ("purchase.order",)
 
-    def __init__(self, settings: SignalSettings, outputs: Outputs) -> None:
-        super().__init__(settings, outputs)
-        self.counts = frozenset(settings.order_count_milestones)
-
-    def on_event(self, state: CustomerState, event: Purchase, ts: float,
-                 out: list[Output]) -> None:
-        if state.orders in self.counts:
+    def on_event(self, state: CustomerState, event: Purchase, ts: float, out: Outs) -> None:
+        if state.orders in self.settings.order_count_milestones:
             self.outputs.milestone(state, out, self.name, ts, event.event_id,
                                    value=state.orders, detail=f"order number {state.orders}")

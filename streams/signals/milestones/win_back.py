@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas import Purchase
 from streams.signals.base import EventRule
-from streams.signals.outputs import Output
+from streams.signals.outputs import Outs
 from streams.state import CustomerState
 
 
@@ -12,8 +12,7 @@ class WinBack(EventRule[Purchase]):
     name = "win_back"
     on = ("purchase.order",)
 
-    def on_event(self, state: CustomerState, event: Purchase, ts: float,
-                 out: list[Output]) -> None:
+    def on_event(self, state: CustomerState, event: Purchase, ts: float, out: Outs) -> None:
         if state.episodes:
             closed = sorted(state.episodes)
             state.episodes.clear()  # before the milestone: its snapshot shows none open

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from retention.settings import SignalSettings
 from schemas import SurveyResponse
 from streams.signals.base import EventRule
-from streams.signals.outputs import Output, Outputs
+from streams.signals.outputs import Outs
 from streams.state import CustomerState
 
 
@@ -14,13 +13,9 @@ class LowCsat(EventRule[SurveyResponse]):
     reads = ("csat_low_max",)
     on = ("survey.csat",)
 
-    def __init__(self, settings: SignalSettings, outputs: Outputs) -> None:
-        super().__init__(settings, outputs)
-        self.max_score = settings.csat_low_max
-
-    def on_event(self, state: CustomerState, event: SurveyResponse, ts: float,
-                 out: list[Output]) -> None:
-        if event.score <= self.max_score:
+    def on_event(self, state: CustomerState, event: SurveyResponse, ts: float, out: Outs) -> None:
+        low_max = self.settings.csat_low_max
+        if event.score <= low_max:
             about = f" about ticket {event.ticket_id}" if event.ticket_id else ""
             self.outputs.risk(state, out, self.name, ts, event.event_id,
-                              f"CSAT answer {event.score} of 5{about} (low: 1-{self.max_score})")
+                              f"CSAT answer {event.score} of 5{about} (low: 1-{low_max})")

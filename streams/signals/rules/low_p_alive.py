@@ -7,19 +7,14 @@ from __future__ import annotations
 
 import math
 
-from retention.settings import SignalSettings
 from streams.signals.base import AbsenceRule
-from streams.signals.outputs import Output, Outputs
+from streams.signals.outputs import Output
 from streams.state import DAY, CustomerState
 
 
 class LowPAlive(AbsenceRule):
     name = "low_p_alive"
     reads = ("p_alive_threshold",)
-
-    def __init__(self, settings: SignalSettings, outputs: Outputs) -> None:
-        super().__init__(settings, outputs)
-        self.threshold = settings.p_alive_threshold
 
     def due(self, state: CustomerState) -> float | None:
         # The model the snapshots' p_alive comes from: read at each use, it is swapped live.
@@ -30,7 +25,7 @@ class LowPAlive(AbsenceRule):
         if inputs is None or inputs[0] < 1:
             return None  # BG/NBD: a customer with no repeat purchase is alive by definition
         x, t_x, _ = inputs
-        day = model.day_p_alive_drops_below(x, t_x, self.threshold)
+        day = model.day_p_alive_drops_below(x, t_x, self.settings.p_alive_threshold)
         if day is None or state.first_purchase_day is None:
             return None
         # Already below the threshold on the purchase day itself: decide at the purchase,
@@ -42,4 +37,4 @@ class LowPAlive(AbsenceRule):
         self.outputs.refresh_p_alive(state, due)
         self.outputs.risk(state, out, self.name, due, None,
                           f"BG/NBD probability alive {state.p_alive:.2f} fell below "
-                          f"{self.threshold:g}")
+                          f"{self.settings.p_alive_threshold:g}")

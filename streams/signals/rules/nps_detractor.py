@@ -5,10 +5,9 @@ The lower the score, the less likely a repurchase.
 
 from __future__ import annotations
 
-from retention.settings import SignalSettings
 from schemas import SurveyResponse
 from streams.signals.base import EventRule
-from streams.signals.outputs import Output, Outputs
+from streams.signals.outputs import Outs
 from streams.state import CustomerState
 
 
@@ -17,12 +16,8 @@ class NpsDetractor(EventRule[SurveyResponse]):
     reads = ("nps_detractor_max",)
     on = ("survey.nps",)
 
-    def __init__(self, settings: SignalSettings, outputs: Outputs) -> None:
-        super().__init__(settings, outputs)
-        self.max_score = settings.nps_detractor_max
-
-    def on_event(self, state: CustomerState, event: SurveyResponse, ts: float,
-                 out: list[Output]) -> None:
-        if event.score <= self.max_score:
+    def on_event(self, state: CustomerState, event: SurveyResponse, ts: float, out: Outs) -> None:
+        detractor_max = self.settings.nps_detractor_max
+        if event.score <= detractor_max:
             self.outputs.risk(state, out, self.name, ts, event.event_id,
-                              f"NPS answer {event.score} (detractor, 0-{self.max_score})")
+                              f"NPS answer {event.score} (detractor, 0-{detractor_max})")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from retention.settings import SignalSettings
 from schemas import SupportEvent
 from streams.signals.base import EventRule
-from streams.signals.outputs import Output, Outputs
+from streams.signals.outputs import Outs
 from streams.state import DAY, CustomerState
 
 
@@ -14,17 +13,12 @@ class RepeatedContacts(EventRule[SupportEvent]):
     reads = ("repeated_contacts_tickets", "repeated_contacts_window_days")
     on = ("support.opened",)
 
-    def __init__(self, settings: SignalSettings, outputs: Outputs) -> None:
-        super().__init__(settings, outputs)
-        self.tickets = settings.repeated_contacts_tickets
-        self.window_days = settings.repeated_contacts_window_days
-        self.window_s = self.window_days * DAY
-
-    def on_event(self, state: CustomerState, event: SupportEvent, ts: float,
-                 out: list[Output]) -> None:
+    def on_event(self, state: CustomerState, event: SupportEvent, ts: float, out: Outs) -> None:
         # The state update has recorded this ticket already: it counts itself.
-        recent = state.tickets_opened_since(ts - self.window_s)
-        if recent >= self.tickets:
+        window_days = self.settings.repeated_contacts_window_days
+        threshold = self.settings.repeated_contacts_tickets
+        recent = state.tickets_opened_since(ts - window_days * DAY)
+        if recent >= threshold:
             self.outputs.risk(state, out, self.name, ts, event.event_id,
-                              f"{recent} tickets opened in {self.window_days} days "
-                              f"(threshold {self.tickets})")
+                              f"{recent} tickets opened in {window_days} days "
+                              f"(threshold {threshold})")
