@@ -99,6 +99,10 @@ class Pipeline:
         now = self.monotonic()
         if force or now - self.flushed_at >= self.settings.worker.commit_interval_s:
             self.processor.flush(result)
+            if result.flush is None and self.unacked:
+                # No state changed since the last flush (e.g. only re-delivered events):
+                # messages waiting for a flush are covered already; an empty one acks them.
+                result.flush = StateFlush()
             self.flushed_at = now
 
     async def _enqueue(self, result: BatchResult) -> None:

@@ -210,6 +210,20 @@ def test_written_messages_wait_for_the_state_flush() -> None:
     asyncio.run(scenario())
 
 
+def test_a_batch_of_only_redeliveries_is_acknowledged() -> None:
+    """Events already applied change no state, and still get acknowledged at the next flush."""
+    async def scenario() -> None:
+        glue = build()
+        event = purchase("c1", at(0))
+        await process_and_release(glue, [msg(event, 0)])
+        assert [m.offset for m in glue.consumer.acked] == [0]
+        await process_and_release(glue, [msg(event, 1)])  # the same event, re-sent
+        assert [m.offset for m in glue.consumer.acked] == [0, 1]
+        assert glue.pipeline.processor.counters["duplicates"] == 1
+        assert glue.pipeline.status()["rows_pending"] == 0
+    asyncio.run(scenario())
+
+
 def test_batch_taken_before_a_rebalance_is_never_applied() -> None:
     """Messages of an older consumer generation change nothing and are not acknowledged."""
     async def scenario() -> None:
