@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, FilePath, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -52,7 +52,7 @@ class KafkaSettings(BaseModel):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     # CA bundle (PEM) that signs the brokers' certificates; None = the system's CAs.
-    ssl_cafile: Path | None = None
+    ssl_cafile: FilePath | None = None
     # How long a CLI client waits for the broker (connection, TLS, SASL) before it gives
     # up with exit 3: a wrong address or password is an error, never a hang.
     connect_timeout_s: float = Field(10.0, gt=0)
