@@ -32,10 +32,13 @@ pytestmark = pytest.mark.integration
 
 SPEC = HistorySpec(customers=400, months=12, seed=11)
 PERIOD = ("2026-02-01", "2026-11-01")
+API_TOKEN = "pipeline-test-token-5e0f"
 STACK_ENV = {
     "RETENTION_SIGNALS__LIVE_WATERMARK": "false",
     "RETENTION_SIGNALS__IDLE_WATERMARK_AFTER_S": "2",
     "RETENTION_SINK__FLUSH_INTERVAL_S": "0.2",
+    # The CLI and the helpers must carry the worker's API token on every request.
+    "RETENTION_WORKER__API_TOKEN": API_TOKEN,
 }
 INVALID = [
     (b"cust-x1", b"{not json"),
@@ -135,6 +138,9 @@ def _run_pipeline(tmp_path, backend: Backend) -> None:
         by_rule = [json.loads(line) for line in _cli(
             stack, "query", "alerts_by_rule", "--param", "start=2000-01-01",
             "--param", "end=2100-01-01", "--format", "json").splitlines()]
+        status_output = _cli(stack, "status", "--format", "json")
+        assert json.loads(status_output)["worker"]["counters"]["events"] > 0
+        assert API_TOKEN not in status_output
 
         unique = {e["event_id"]: e for e in events}
         by_type = Counter(e["type"] for e in unique.values())
@@ -163,6 +169,7 @@ def _run_pipeline(tmp_path, backend: Backend) -> None:
             assert stored[table][0][0] == by_type[kind], table
         assert len(stored["dead_letters"]) == len(INVALID)
         assert stored["alerts"][0] == [len(expected_alerts), len(expected_alerts)]
+        assert API_TOKEN not in (stack.data_dir / "worker.log").read_text(errors="replace")
     finally:
         stack.stop()
 
