@@ -87,7 +87,7 @@ def save_model(client: Client, model: FittedModel, predictions: Predictions) -> 
     """Store predictions, then the params row: a visible version is always complete.
 
     ``client`` is a clickhouse-connect client (writes do not go through the worker's
-    read-only query view).
+    read-only operations).
     """
     n = predictions.customer_ids.size
     m_x = [None if math.isnan(v) else v for v in predictions.m_x.tolist()]
