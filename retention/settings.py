@@ -7,12 +7,13 @@ compose and cluster modes is done here and nowhere else.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, FilePath, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,10 +44,18 @@ class KafkaSettings(BaseModel):
     # (streams/broker_compat.py); "auto" means tansu exactly when no servers are configured
     # (the embedded broker `retention up` started). Launchers of tansu set it explicitly.
     broker_kind: Literal["auto", "kafka", "tansu"] = "auto"
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str | None = None
+    # Secured clusters: every client of the project (the worker's Faust app and producer,
+    # the CLI's admin, consumers and publisher) gets these through one function,
+    # retention.kafka.client_security.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    # CA bundle (PEM) that signs the brokers' certificates; None = the system's CAs.
+    ssl_cafile: FilePath | None = None
+    # How long a CLI client waits for the broker (connection, TLS, SASL) before it gives
+    # up with exit 3: a wrong address or password is an error, never a hang.
+    connect_timeout_s: float = Field(10.0, gt=0)
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
@@ -70,10 +79,36 @@ class KafkaSettings(BaseModel):
     def group_id(self) -> str:
         return f"{self.topic_prefix}{self.consumer_group}"
 
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def uses_ssl(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    @model_validator(mode="after")
+    def _security_is_complete(self) -> Self:
+        if self.uses_sasl and not (self.sasl_mechanism and self.sasl_username
+                                   and self.sasl_password):
+            raise ValueError(f"security_protocol {self.security_protocol} needs "
+                             "RETENTION_KAFKA__SASL_MECHANISM, __SASL_USERNAME and "
+                             "__SASL_PASSWORD")
+        if self.sasl_mechanism and not self.uses_sasl:
+            raise ValueError(f"RETENTION_KAFKA__SASL_MECHANISM is set but security_protocol "
+                             f"{self.security_protocol} does not use SASL")
+        if self.ssl_cafile is not None and not self.uses_ssl:
+            raise ValueError(f"RETENTION_KAFKA__SSL_CAFILE is set but security_protocol "
+                             f"{self.security_protocol} does not use SSL")
+        return self
+
 
 class ClickHouseSettings(BaseModel):
     # `chdb:///path` = embedded chDB folder; `http(s)://user:pass@host:port/db` = a server.
     dsn: SecretStr = SecretStr("chdb:///./var/clickhouse")
+    # A user with the read-only role (sql/roles/roles.sql) for `retention kpi`, `query` and
+    # `model show` against a server; unset, they use `dsn`. Never used to migrate.
+    readonly_dsn: SecretStr | None = None
     # Overrides the DSN's database; tests give each run its own.
     database: str | None = None
     client_name: str = "retention-pipeline"
@@ -156,9 +191,16 @@ class ModelSettings(BaseModel):
     reload_interval_s: float = Field(60.0, gt=0)
 
 
+# A bearer token shorter than this is refused: guessable tokens are no protection.
+MIN_API_TOKEN_CHARS = 16
+
+
 class WorkerSettings(BaseModel):
+    # The HTTP API (status and named read operations) listens on loopback by default; any
+    # other address needs api_token, which every request then carries as a bearer token.
     web_host: str = "127.0.0.1"
     web_port: int = 6066
+    api_token: SecretStr | None = None
     # Faust commits acknowledged offsets this often; customer states are flushed to the
     # table (and ClickHouse) at the same pace, latest version per customer.
     commit_interval_s: float = Field(1.0, gt=0)
@@ -167,6 +209,32 @@ class WorkerSettings(BaseModel):
     # allocations (CPython's default is 700). The worker allocates a few objects per event
     # and frees them by reference counting; at 700 the collector took 15-30% of processing.
     gc_young_threshold: int = Field(50_000, ge=700)
+
+    @property
+    def web_is_loopback(self) -> bool:
+        if self.web_host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.web_host).is_loopback
+        except ValueError:  # a host name: it may resolve to any interface
+            return False
+
+    def auth_headers(self) -> dict[str, str]:
+        """What a client sends the worker's HTTP API: the token as a bearer, if one is set."""
+        token = self.api_token.get_secret_value() if self.api_token else ""
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    @model_validator(mode="after")
+    def _remote_api_needs_a_token(self) -> Self:
+        token = self.api_token.get_secret_value() if self.api_token else ""
+        if self.api_token is not None and len(token) < MIN_API_TOKEN_CHARS:
+            raise ValueError(f"RETENTION_WORKER__API_TOKEN must have at least "
+                             f"{MIN_API_TOKEN_CHARS} characters")
+        if not self.web_is_loopback and not token:
+            raise ValueError(f"RETENTION_WORKER__WEB_HOST={self.web_host} is not a loopback "
+                             "address: set RETENTION_WORKER__API_TOKEN (a long random secret) "
+                             "so the worker's HTTP API answers only callers that have it")
+        return self
 
 
 class Settings(BaseSettings):

@@ -56,6 +56,18 @@ def test_compose_environment_selects_server_backends():
     assert "pw" not in repr(settings)  # the DSN's password stays masked
 
 
+def test_the_worker_api_is_not_published():
+    """The worker's HTTP port is not published to the host, and its environment keeps the
+    API on loopback (a wider bind would need a token: tests/streams/test_web.py)."""
+    worker = COMPOSE["services"]["worker"]
+    assert "ports" not in worker
+    env = {k: str(v).replace("${CLICKHOUSE_PASSWORD:-retention}", "pw")
+           for k, v in worker["environment"].items()}
+    with patched_environ(env):
+        settings = Settings()
+    assert settings.worker.web_is_loopback
+
+
 def test_every_topic_the_code_uses_is_created_by_compose():
     """The topics job creates every input, output and dead-letter topic the code uses."""
     command = "\n".join(COMPOSE["services"]["topics"]["command"])

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from kafka import KafkaProducer
-
-from retention.kafka.connection import client_config
+from retention.kafka.connection import producer
 from retention.settings import Settings
 from schemas import EventFamily, InputEvent, InvalidEvent, family_of_line, parse_event
 from schemas.purchase import Purchase
@@ -39,9 +37,7 @@ class Publisher:
         }
         # acks=all + idempotence-free retries: a duplicate is harmless (deduped by event_id),
         # a loss is not.
-        self.producer = KafkaProducer(
-            **client_config(settings), acks="all", linger_ms=20, retries=10
-        )
+        self.producer = producer(settings, acks="all", linger_ms=20, retries=10)
 
     def publish(self, event: InputEvent) -> None:
         family: EventFamily = (

@@ -23,9 +23,9 @@ from streams.state import day_of
 from tests.integration.helpers import (
     REPLAY_ENV,
     counters,
+    read_tables,
     read_topic,
     read_topic_raw,
-    runner,
     wait_for,
     wait_idle_alive,
 )
@@ -61,15 +61,12 @@ def _collect(stack: LocalStack, started: float) -> Outcome:
     assert stack.servers is not None
     records = {t: read_topic_raw(stack.servers, t) for t in TABLES}
     ids = {t: [json.loads(v)[col] for v in records[t]] for t, (_, col) in TABLES.items()}
-    q = runner(stack)
-    stored = {}
-    stored_ids = {}
-    for topic, (table, col) in TABLES.items():
-        row = q.query(f"SELECT count(), uniqExact({col}) FROM {table} FINAL").rows[0]
-        stored[topic] = (int(row[0]), int(row[1]))
-        stored_ids[topic] = {r[0] for r in q.query(f"SELECT {col} FROM {table} FINAL").rows}
     changelog = read_topic(stack.servers,
                            f"{stack.settings().kafka.group_id}-customer-state-changelog")
+    rows = read_tables(stack, {topic: f"SELECT {col} FROM {table} FINAL"
+                               for topic, (table, col) in TABLES.items()})
+    stored = {t: (len(rows[t]), len({r[0] for r in rows[t]})) for t in TABLES}
+    stored_ids = {t: {r[0] for r in rows[t]} for t in TABLES}
     return Outcome(records, ids, stored, stored_ids, changelog, time.monotonic() - started)
 
 

@@ -25,8 +25,8 @@ from retention.settings import Settings
 from tests.integration.helpers import (
     REPLAY_ENV,
     counters,
+    read_tables,
     read_topic,
-    runner,
     wait_for,
     wait_idle_alive,
 )
@@ -79,16 +79,16 @@ def test_a_second_worker_joining_mid_stream_changes_no_output(tmp_path: Path) ->
                 status = wait_idle_alive(stack, timeout_s=180)
                 assert status.idle, status
             owned = (_partitions(a), _partitions(b))
-            stored: list[str] = []
-            for stack in (a, b):
-                for table in ("purchases", "support_events", "survey_responses"):
-                    stored += [r[0] for r in runner(stack).query(
-                        f"SELECT event_id FROM {table} FINAL").rows]
+            done = (counters(a), counters(b))
             assert a.servers is not None
             raw_alerts = read_topic(a.servers, "churn-risk")
             alerts = {r["alert_id"] for r in raw_alerts}
             milestones = {r["milestone_id"] for r in read_topic(a.servers, "milestones")}
-            done = (counters(a), counters(b))
+            stored: list[str] = []
+            for stack in (b, a):  # each worker stopped before its folder is read
+                rows = read_tables(stack, {t: f"SELECT event_id FROM {t} FINAL" for t in
+                                           ("purchases", "support_events", "survey_responses")})
+                stored += [r[0] for table_rows in rows.values() for r in table_rows]
         finally:
             b.stop()
 
