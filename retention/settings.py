@@ -145,6 +145,13 @@ class SignalSettings(BaseModel):
     state_cache_size: int = Field(200_000, ge=1)
     # Recent event ids kept per customer to drop re-deliveries before they touch state.
     recent_event_ids: int = Field(64, ge=1)
+    # An output decided more than this long before the wall clock that raises it is
+    # historical (an import, or catching up after downtime): stored in ClickHouse, flagged,
+    # and not published, since subscribers act on what they receive. `inf` makes every
+    # output live.
+    live_horizon_s: float = Field(86_400.0, gt=0)
+    # Publish historical outputs too (flagged), for a team that wants to see its backlog.
+    publish_historical: bool = False
 
 
 class ModelSettings(BaseModel):

@@ -35,6 +35,9 @@ pytestmark = pytest.mark.integration
 
 SPEC = HistorySpec(customers=400, months=12, seed=31)
 STACK_ENV = {
+    # A dated history checked on the output topics: published as if lived through (the
+    # live horizon is what keeps an import off them: tests/streams/test_historical.py).
+    "RETENTION_SIGNALS__LIVE_HORIZON_S": "inf",
     "RETENTION_SIGNALS__LIVE_WATERMARK": "false",
     "RETENTION_SIGNALS__IDLE_WATERMARK_AFTER_S": "2",
     "RETENTION_SINK__BATCH_MAX_EVENTS": "200",
