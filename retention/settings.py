@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -152,6 +152,9 @@ class SignalSettings(BaseModel):
     live_horizon_s: float = Field(86_400.0, gt=0)
     # Publish historical outputs too (flagged), for a team that wants to see its backlog.
     publish_historical: bool = False
+    # `anniversary` needs a purchase in [anniversary - this, anniversary): Settings sets it
+    # from RETENTION_ACTIVITY_WINDOW_DAYS, the KPIs' "active" window, unless it is set here.
+    activity_window_days: int = Field(365, ge=1)
 
 
 class ModelSettings(BaseModel):
@@ -190,6 +193,13 @@ class Settings(BaseSettings):
     signals: SignalSettings = SignalSettings()
     model: ModelSettings = ModelSettings()
     worker: WorkerSettings = WorkerSettings()
+
+    @model_validator(mode="after")
+    def _signals_share_the_activity_window(self) -> Settings:
+        if "activity_window_days" not in self.signals.model_fields_set:
+            self.signals = self.signals.model_copy(
+                update={"activity_window_days": self.activity_window_days})
+        return self
 
     @property
     def run_file(self) -> Path:
