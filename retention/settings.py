@@ -180,6 +180,16 @@ class SignalSettings(BaseModel):
     state_cache_size: int = Field(200_000, ge=1)
     # Recent event ids kept per customer to drop re-deliveries before they touch state.
     recent_event_ids: int = Field(64, ge=1)
+    # An output decided more than this long before the wall clock that raises it is
+    # historical (an import, or catching up after downtime): stored in ClickHouse, flagged,
+    # and not published, since subscribers act on what they receive. `inf` makes every
+    # output live.
+    live_horizon_s: float = Field(86_400.0, gt=0)
+    # Publish historical outputs too (flagged), for a team that wants to see its backlog.
+    publish_historical: bool = False
+    # `anniversary` needs a purchase in [anniversary - this, anniversary): Settings sets it
+    # from RETENTION_ACTIVITY_WINDOW_DAYS, the KPIs' "active" window, unless it is set here.
+    activity_window_days: int = Field(365, ge=1)
 
 
 class ModelSettings(BaseModel):
@@ -251,6 +261,13 @@ class Settings(BaseSettings):
     signals: SignalSettings = SignalSettings()
     model: ModelSettings = ModelSettings()
     worker: WorkerSettings = WorkerSettings()
+
+    @model_validator(mode="after")
+    def _signals_share_the_activity_window(self) -> Settings:
+        if "activity_window_days" not in self.signals.model_fields_set:
+            self.signals = self.signals.model_copy(
+                update={"activity_window_days": self.activity_window_days})
+        return self
 
     @property
     def run_file(self) -> Path:

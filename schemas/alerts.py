@@ -1,7 +1,9 @@
 """What the stream publishes on `churn-risk` and `milestones`: the subscribers' contract.
 
 Ids are deterministic (the same input history yields the same id), so a re-delivery after
-a crash carries an id the subscriber has seen: subscribers dedupe by it.
+a crash carries an id the subscriber has seen: subscribers dedupe by it. `historical` says
+whether an output is news (live) or history the pipeline caught up on; historical outputs
+are published only where a deployment asks for them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ MilestoneKind = Literal[
     "win_back",
 ]
 RiskLevel = Literal["low", "medium", "high"]
+# Delivery, not decision: the same history yields the same outputs either way.
+_HISTORICAL = ("true when decided more than the live horizon (default 24 h) before it was "
+               "raised: history imported or caught up on, not news to act on")
 
 
 class _Output(BaseModel):
@@ -71,6 +76,7 @@ class ChurnRiskAlert(_Output):
     rule_id: RuleId
     decided_at: datetime = Field(description="event time of the decision")
     raised_at: datetime = Field(description="wall-clock time the worker raised it")
+    historical: bool = Field(description=_HISTORICAL)
     score: Annotated[int, Field(ge=0, le=100)]
     level: RiskLevel
     rules: list[RuleHit]
@@ -89,6 +95,7 @@ class Milestone(_Output):
     detail: str
     decided_at: datetime = Field(description="event time of the decision")
     raised_at: datetime = Field(description="wall-clock time the worker raised it")
+    historical: bool = Field(description=_HISTORICAL)
     trigger_event_id: str | None = None
     state: CustomerSnapshot
 

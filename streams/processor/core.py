@@ -58,7 +58,7 @@ class StreamProcessor:
         self.engine = engine
         self.monotonic = monotonic
         self.parser = EventParser(settings.kafka)
-        self.emitter = Emitter(settings.kafka)
+        self.emitter = Emitter(settings.kafka, settings.signals.publish_historical)
         self.watermark_policy = WatermarkPolicy(settings.signals, monotonic, wall_time,
                                                 end_offset)
         self.states = StateCache(load_state, settings.signals.state_cache_size)

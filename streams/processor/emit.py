@@ -1,4 +1,8 @@
-"""Outputs -> ClickHouse rows and Kafka messages; a customer state -> its table row."""
+"""Outputs -> ClickHouse rows and Kafka messages; a customer state -> its table row.
+
+Every output is stored; only live ones are published (historical ones too where the
+deployment asks for its backlog): subscribers act on what they receive.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +18,14 @@ from streams.state import CustomerState
 
 
 class Emitter:
-    def __init__(self, kafka: KafkaSettings) -> None:
+    def __init__(self, kafka: KafkaSettings, publish_historical: bool) -> None:
         self.topic_alerts = kafka.topic(kafka.topics.churn_risk)
         self.topic_milestones = kafka.topic(kafka.topics.milestones)
+        self.publish_historical = publish_historical
 
     def emit(self, outputs: list[Output], result: BatchResult) -> None:
-        """Each output as a row and a message keyed by customer_id, counted in `result`."""
+        """Each output as a row, counted in `result`, and unless it is historical (and
+        historical outputs are not published) as a message keyed by customer_id."""
         for out in outputs:
             # model_dump_json() with its defaults, minus a str round trip: rows take the str,
             # the topic the bytes.
@@ -34,6 +40,8 @@ class Emitter:
                 result.rows.add("milestones", milestone_row(out, payload))
                 topic = self.topic_milestones
                 result.milestones += 1
+            if out.historical and not self.publish_historical:
+                continue
             result.messages.append(OutMessage(topic, out.customer_id.encode(), value))
 
 

@@ -1,7 +1,8 @@
 """The signal engine: one event (or the passing of event time) in, alerts and milestones out.
 
 Pure and deterministic: decisions depend only on state, the event and event time, never on
-the wall clock (only `raised_at` does). The stream processor decides *when* to call it.
+the wall clock (only delivery does: `raised_at`, and `historical`, decided more than the
+live horizon before it was raised). The stream processor decides *when* to call it.
 The rules themselves are `registry.RULES`; the engine only routes to them.
 """
 

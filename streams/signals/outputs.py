@@ -1,7 +1,10 @@
 """The one place alerts and milestones are built: ids, risk episodes, scores, snapshots.
 
 Rules decide *whether* and *what for*; `Outputs` turns a decision into the published
-model, so every output carries the same snapshot, id scheme and wall-clock `raised_at`.
+model, so every output carries the same snapshot, id scheme, wall-clock `raised_at`, and
+`historical` flag: decided more than the live horizon before the wall clock raised it
+(history imported or caught up on). The flag is delivery, never decision: nothing else in
+an output, and nothing in state, depends on the wall clock.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar, get_args
+
+from pydantic import TypeAdapter
 
 from retention.settings import SignalSettings
 from schemas import ChurnRiskAlert, CustomerSnapshot, Milestone, RuleHit
@@ -25,9 +30,11 @@ Outs = list[Output]
 # Outputs are built from values the engine computes, already of their fields' types, so
 # validating them (the costliest step per output) proves nothing: `_trusted` assembles the
 # instance as validation would. Values only validation could reject (a configured or stored
-# weight outside 0-100, a rule id unknown to the schema, a non-datetime wall clock) take the
-# validating path, which raises as before.
+# weight outside 0-100, a rule id unknown to the schema) take the validating path, which
+# raises as before.
 _RULE_IDS = frozenset(get_args(RuleId))
+# A wall clock answering other than a datetime (an ISO string) is read as validation reads it.
+_as_datetime = TypeAdapter(datetime).validate_python
 _new = object.__new__
 _setattr = object.__setattr__
 _validate_alert = ChurnRiskAlert.__pydantic_validator__.validate_python
@@ -59,7 +66,7 @@ class Outputs:
 
     reads: ClassVar[tuple[str, ...]] = (
         "rule_weights", "cooldown_days", "medium_level_min", "high_level_min",
-        "repeated_contacts_window_days", "spend_decline_window_days",
+        "repeated_contacts_window_days", "spend_decline_window_days", "live_horizon_s",
     )
 
     def __init__(self, settings: SignalSettings, model: PAliveModel | None,
@@ -72,6 +79,7 @@ class Outputs:
         self.high_level_min = settings.high_level_min
         self.contacts_window_s = settings.repeated_contacts_window_days * DAY
         self.window_days = settings.spend_decline_window_days
+        self.live_horizon_s = settings.live_horizon_s
         # (state, ts, state.orders, windows): revenue_windows within one apply/fire_due call,
         # where only record_order changes `daily` (and it counts an order each time).
         self._windows_memo: tuple[CustomerState, float, int, tuple[float, float]] | None = None
@@ -116,16 +124,16 @@ class Outputs:
         score = min(100, sum(e.weight for _, e in episodes))
         level = ("high" if score >= self.high_level_min
                  else "medium" if score >= self.medium_level_min else "low")
-        raised_at = self.wall_clock()
+        raised_at, historical = self._raised(ts)
         values: dict[str, Any] = {
             "schema_version": 1,
             "alert_id": output_id(state.customer_id, rule, round(ts * 1000), trigger),
             "customer_id": state.customer_id, "rule_id": rule, "decided_at": utc(ts),
-            "raised_at": raised_at, "score": score, "level": level, "rules": hits,
-            "trigger_event_id": trigger, "state": self.snapshot_fields(state, ts),
+            "raised_at": raised_at, "historical": historical, "score": score, "level": level,
+            "rules": hits, "trigger_event_id": trigger,
+            "state": self.snapshot_fields(state, ts),
         }
-        if (type(raised_at) is datetime and rule in _RULE_IDS
-                and _RULE_IDS.issuperset(state.episodes)
+        if (rule in _RULE_IDS and _RULE_IDS.issuperset(state.episodes)
                 and all(type(h["weight"]) is int and 0 <= h["weight"] <= 100 for h in hits)):
             values["rules"] = [_trusted(RuleHit, _HIT_SET, h) for h in hits]
             values["state"] = _trusted(CustomerSnapshot, _SNAPSHOT_SET, values["state"])
@@ -139,22 +147,31 @@ class Outputs:
                   key: tuple[object, ...] = ()) -> None:
         """A milestone; its id is (customer, kind, value, *key), so `key` must tell apart
         two milestones of one kind and value (win_back, promoter)."""
-        raised_at = self.wall_clock()
+        raised_at, historical = self._raised(ts)
         values: dict[str, Any] = {
             "schema_version": 1,
             "milestone_id": output_id(state.customer_id, kind, value, *key),
             "customer_id": state.customer_id, "kind": kind,
             # a float field: validation would turn an int into a float (JSON 1.0, not 1)
             "value": None if value is None else float(value), "detail": detail,
-            "decided_at": utc(ts), "raised_at": raised_at, "trigger_event_id": trigger,
+            "decided_at": utc(ts), "raised_at": raised_at, "historical": historical,
+            "trigger_event_id": trigger,
             "state": self.snapshot_fields(state, ts),
         }
-        if type(raised_at) is datetime and _RULE_IDS.issuperset(state.episodes):
+        if _RULE_IDS.issuperset(state.episodes):
             values["state"] = _trusted(CustomerSnapshot, _SNAPSHOT_SET, values["state"])
             out.append(_trusted(Milestone, _MILESTONE_SET, values))
         else:
             del values["schema_version"]
             out.append(_validate_milestone(values))
+
+    def _raised(self, ts: float) -> tuple[datetime, bool]:
+        """The wall-clock time an output decided at event time `ts` is raised, and whether
+        it is historical: decided more than the live horizon before that."""
+        raised_at = self.wall_clock()
+        if type(raised_at) is not datetime:
+            raised_at = _as_datetime(raised_at)
+        return raised_at, raised_at.timestamp() - ts > self.live_horizon_s
 
     def snapshot_fields(self, state: CustomerState, ts: float) -> dict[str, Any]:
         """CustomerSnapshot's fields at `ts`, in field order, as validation would leave them."""

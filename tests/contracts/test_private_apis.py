@@ -124,7 +124,8 @@ def test_trusted_construction_equals_validation() -> None:
     values = {
         "schema_version": 1, "milestone_id": "m1", "customer_id": "c1", "kind": "first_purchase",
         "value": 1.0, "detail": "first order", "decided_at": datetime(2026, 1, 1, tzinfo=UTC),
-        "raised_at": datetime(2026, 1, 2, tzinfo=UTC), "trigger_event_id": "e1",
+        "raised_at": datetime(2026, 1, 2, tzinfo=UTC), "historical": False,
+        "trigger_event_id": "e1",
         "state": snapshot,
     }
     validated = Milestone.model_validate(values)

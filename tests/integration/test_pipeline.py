@@ -34,6 +34,9 @@ SPEC = HistorySpec(customers=400, months=12, seed=11)
 PERIOD = ("2026-02-01", "2026-11-01")
 API_TOKEN = "pipeline-test-token-5e0f"
 STACK_ENV = {
+    # A dated history checked on the output topics: published as if lived through (the
+    # live horizon is what keeps an import off them: tests/streams/test_historical.py).
+    "RETENTION_SIGNALS__LIVE_HORIZON_S": "inf",
     "RETENTION_SIGNALS__LIVE_WATERMARK": "false",
     "RETENTION_SIGNALS__IDLE_WATERMARK_AFTER_S": "2",
     "RETENTION_SINK__FLUSH_INTERVAL_S": "0.2",

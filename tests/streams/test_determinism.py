@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import zlib
 from collections import Counter
@@ -25,6 +26,10 @@ SPEC = HistorySpec(customers=300, months=12, seed=23)
 END = SPEC.end.timestamp()
 # CDNOW-like parameters (Fader et al. 2005) in days: low_p_alive takes part too.
 MODEL = BgNbdParams(r=0.24, alpha=4.41 * 7, a=0.79, b=2.43)
+# Decisions, not delivery: against the real wall clock this history is old enough to be
+# historical (stored, not published). With no live horizon every output is published, so
+# the messages carry every decision. (tests/streams/test_historical.py covers delivery.)
+SIGNALS = {"live_watermark": False, "allowed_lateness_s": LATENESS, "live_horizon_s": math.inf}
 
 
 @cache
@@ -42,7 +47,7 @@ def _fingerprint(out: Output) -> str:
 
 
 def _engine() -> SignalEngine:
-    settings = processor_settings(live_watermark=False, allowed_lateness_s=LATENESS)
+    settings = processor_settings(**SIGNALS)
     # the real wall clock: raised_at differs between runs, nothing else may
     return SignalEngine(settings.signals, model=BgNbdStub(MODEL),
                         wall_clock=lambda: datetime.now(UTC))
@@ -50,7 +55,7 @@ def _engine() -> SignalEngine:
 
 def replay(events: list[dict], partitions: int = 1, batch: int = 200) -> list[str]:
     """Feed events as Kafka messages through a fresh processor, then drain to the end."""
-    settings = processor_settings(live_watermark=False, allowed_lateness_s=LATENESS)
+    settings = processor_settings(**SIGNALS)
     proc = StreamProcessor(settings, _engine(), load_state=lambda _cid, _partition: None,
                            monotonic=FakeClock(0.0))  # frozen: no topic goes idle mid-run
     offsets = Offsets()

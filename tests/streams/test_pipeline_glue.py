@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -144,7 +145,10 @@ class Glue:
 def build(commit_interval_s: float = 1.0, generation: int = 1) -> Glue:
     settings = Settings(worker={"commit_interval_s": commit_interval_s},  # type: ignore[arg-type]
                         signals={"idle_watermark_after_s": IDLE_S,  # type: ignore[arg-type]
-                                 "live_watermark": False})
+                                 "live_watermark": False,
+                                 # events dated 2026 against the real wall clock: publish
+                                 # them as live, the glue is about acks, not delivery
+                                 "live_horizon_s": math.inf})
     timeline = Timeline()
     clock = FakeClock(1000.0)
     consumer, store = FakeConsumer(timeline, generation), FakeStore(timeline)

@@ -76,7 +76,7 @@ def ops_db(chdb_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                                             (40, ["inactive_overdue"]), (10, [])])
     ]
     db.client.insert("customer_state", states, column_names=COLUMNS["customer_state"])
-    alerts = [(f"a{i}", f"c{i:05d}", rule, at, at, 40, "medium", [rule], "{}")
+    alerts = [(f"a{i}", f"c{i:05d}", rule, at, at, False, 40, "medium", [rule], "{}")
               for i, rule in enumerate(["low_p_alive", "low_p_alive", "nps_detractor"])]
     db.client.insert("churn_risk_alerts", alerts, column_names=COLUMNS["churn_risk_alerts"])
     yield db
