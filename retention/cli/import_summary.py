@@ -73,8 +73,9 @@ def output_counts(runner: QueryRunner) -> OutputCounts:
 
 
 def outputs_added(before: OutputCounts, after: OutputCounts) -> OutputCounts:
-    """Outputs stored since `before`, every rule and milestone kind listed (zeros too: a
-    rule that never fired is news as well)."""
+    """Outputs stored since `before` (the import's, and those of any live traffic in the
+    meantime), every rule and milestone kind listed (zeros too: a rule that never fired is
+    news as well)."""
     kinds = [("churn-risk", r) for r in get_args(RuleId)]
     kinds += [("milestones", m) for m in get_args(MilestoneKind)]
     kinds += sorted(set(after) - set(kinds))
@@ -142,8 +143,8 @@ class ImportSummary:
         width = max(len(label) for label, _ in rows) + 2
         click.echo("\n".join(f"{label:<{width}}{value}".rstrip() for label, value in rows))
         if self.outputs is not None:
-            click.echo("\noutputs of this import: historical = stored, not published; "
-                       "live = published")
+            click.echo("\noutputs of this import: historical = stored, not published unless "
+                       "configured; live = published")
             click.echo(render(["topic", "kind", "historical", "live"],
                               [[topic, kind, h, live]
                                for (topic, kind), (h, live) in self.outputs.items()],

@@ -72,7 +72,9 @@ def import_command(files: tuple[str, ...], topic: str | None, timeout: float,
             summary = ImportSummary(tally, publish_s=time.monotonic() - started)
             published = time.monotonic()
             done = _wait_for_worker(settings, timeout, sum(tally.events.values()), progress)
-        except (BrokerUnavailable, KafkaError) as exc:
+        except BrokerUnavailable as exc:
+            fail(str(exc))
+        except KafkaError as exc:
             fail(f"Kafka: {exc}")
         finally:
             progress.close()
