@@ -11,6 +11,8 @@ from retention.cli import exit_codes
 from retention.cli.alerts import alerts
 from retention.cli.db import db
 from retention.cli.demo import demo
+from retention.cli.generate import generate
+from retention.cli.importer import import_command
 from retention.cli.kpi import kpi
 from retention.cli.model import model
 from retention.cli.publish import publish
@@ -46,8 +48,8 @@ def cli() -> None:
     """
 
 
-for command in (up, worker, publish, status, alerts, db, schemas_group, demo, kpi, query,
-                model):
+for command in (up, worker, publish, generate, import_command, status, alerts, db,
+                schemas_group, demo, kpi, query, model):
     cli.add_command(command)
 
 
