@@ -70,7 +70,7 @@ def test_latest_model_is_the_newest_stored_version(sink: ClickHouseSink) -> None
 
 
 def _alert_row(alert_id: str, customer_id: str, rule_id: str) -> tuple[Any, ...]:
-    return (alert_id, customer_id, rule_id, AT, AT, 40, "medium", [rule_id], "{}")
+    return (alert_id, customer_id, rule_id, AT, AT, False, 40, "medium", [rule_id], "{}")
 
 
 def test_answer_query_runs_a_named_operation_into_json_safe_rows(sink: ClickHouseSink) -> None:

@@ -92,7 +92,7 @@ def test_values_arrive_typed() -> None:
 def test_a_hostile_string_value_is_data_not_sql(sink: ClickHouseSink) -> None:
     """A String parameter holding a file() query is compared as text: no rows, no file."""
     sink.client.insert("churn_risk_alerts",
-                       [("a1", "c1", "low_csat", AT, AT, 40, "medium", ["low_csat"], "{}")],
+                       [("a1", "c1", "low_csat", AT, AT, False, 40, "medium", ["low_csat"], "{}")],
                        column_names=COLUMNS["churn_risk_alerts"])
     hostile = "c1' UNION ALL SELECT * FROM file('/etc/passwd', 'LineAsString') --"
     code, answer = sink.answer_query({"operation": "cookbook/customer_alerts",
