@@ -1,10 +1,5 @@
 """`retention import` as a team runs it: a generated history, a running pipeline on the
 embedded backends (real tansu, real chDB), the command as a subprocess.
-
-Every test here waits for the live/historical work (issue #10 items 1-3): the import's
-summary reads the `historical` column of churn_risk_alerts and milestones, so until a
-migration creates it the command stops at its first query (exit 3) and these tests are
-skipped with that reason. They turn on by themselves once the column exists.
 """
 
 from __future__ import annotations
@@ -13,14 +8,12 @@ import datetime as dt
 import gzip
 import json
 import os
-import re
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +29,7 @@ from tests.analytics.kpis.reference import Reference
 from tests.integration.helpers import read_topic, runner, wait_for
 from tests.integration.test_pipeline import reference_results
 
-HISTORICAL = any(re.search(r"\bhistorical\b", f.read_text())
-                 for f in (resources.files("sql") / "migrations").iterdir()
-                 if f.name.endswith(".sql"))
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not HISTORICAL,
-        reason="waits for the `historical` column of churn_risk_alerts / milestones "
-               "(issue #10 items 1-3): the import summary and these checks read it"),
-]
+pytestmark = pytest.mark.integration
 
 # As `retention up` runs (live watermark on), with short idle and flush times for a test.
 STACK_ENV = {
