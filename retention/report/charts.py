@@ -62,7 +62,8 @@ def retention_curve_figure(data: ReportData) -> go.Figure:
         name="all cohorts", line={"width": 3, "color": "#1f77b4"},
         customdata=[p.customers for p in points],
         hovertemplate="month %{x}: %{y:.1%} of %{customdata:,} customers<extra></extra>"))
-    fig.update_yaxes(tickformat=".0%", rangemode="tozero", title="share buying in month k")
+    # A share of the cohort: never above 100%.
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05], title="share buying in month k")
     fig.update_xaxes(dtick=1, title="months after the first-order month")
     return _layout(fig, "Retention curve (cohorts pooled; click a cohort to add its curve)",
                    380)
@@ -133,15 +134,30 @@ def milestones_by_kind(data: ReportData) -> go.Figure:
     return _layout(fig, "Milestones by kind", 340)
 
 
-def figures(data: ReportData) -> dict[str, go.Figure]:
-    """Every chart by its element id in the page."""
+# What the page says instead of a chart that would have nothing to draw.
+NOTHING_TO_DRAW = {
+    "cohort-heatmap": "No customer made a first order in a month starting in the period.",
+    "retention-curve": "",  # the heatmap's note says it
+    "trend-rates": "No month of the period has a purchase or a CSAT answer.",
+    "trend-nps": "No month of the period has an NPS answer.",
+    "alerts-by-rule": "No churn-risk alert was decided in the period.",
+    "milestones-by-kind": "No milestone was decided in the period.",
+}
+
+
+def figures(data: ReportData) -> dict[str, go.Figure | None]:
+    """Every chart by its element id in the page; None where it would have nothing to draw
+    (empty axes read as a broken chart)."""
+    has_rates = any(m.values[n] is not None for m in data.months for n in RATIO_TRENDS)
+    has_nps = any(m.values["nps"] is not None for m in data.months)
     return {
-        "cohort-heatmap": cohort_heatmap(data),
-        "retention-curve": retention_curve_figure(data),
-        "trend-rates": rate_trends(data),
-        "trend-nps": nps_trend(data),
-        "alerts-by-rule": alerts_by_rule(data),
-        "milestones-by-kind": milestones_by_kind(data),
+        "cohort-heatmap": cohort_heatmap(data) if data.cohorts else None,
+        "retention-curve": retention_curve_figure(data) if data.cohorts else None,
+        "trend-rates": rate_trends(data) if has_rates else None,
+        "trend-nps": nps_trend(data) if has_nps else None,
+        "alerts-by-rule": alerts_by_rule(data) if any(data.alerts.values()) else None,
+        "milestones-by-kind": (milestones_by_kind(data) if any(data.milestones.values())
+                               else None),
     }
 
 

@@ -17,7 +17,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from retention.analytics.kpis import KPIS, KpiValue, Unit
-from retention.report.charts import PLOTLY_CONFIG, figures
+from retention.report.charts import NOTHING_TO_DRAW, PLOTLY_CONFIG, figures
 from retention.report.data import (
     LEVELS,
     TREND_KPIS,
@@ -94,8 +94,19 @@ def _kpi_section(data: ReportData) -> str:
             f'<div class="tiles">{tiles}</div></section>')
 
 
-def _chart(fig_id: str, html: str) -> str:
-    return f'<div class="chart" id="chart-{fig_id}">{html}</div>'
+def _charts(data: ReportData) -> dict[str, str]:
+    """Each chart's HTML (a div and the script drawing it), or the note saying why there is
+    no chart."""
+    out = {}
+    for fig_id, fig in figures(data).items():
+        if fig is None:
+            note = NOTHING_TO_DRAW[fig_id]
+            out[fig_id] = f'<p class="note empty">{escape(note)}</p>' if note else ""
+        else:
+            html = pio.to_html(fig, include_plotlyjs=False, full_html=False, div_id=fig_id,
+                               config=PLOTLY_CONFIG)
+            out[fig_id] = f'<div class="chart" id="chart-{fig_id}">{html}</div>'
+    return out
 
 
 def _share_cell(value: float | None) -> str:
@@ -176,9 +187,7 @@ def _count_tables(data: ReportData) -> str:
 
 def render_page(data: ReportData, generated_at: dt.datetime, source: str) -> str:
     """The whole report: one HTML document with nothing to fetch."""
-    charts = {fig_id: pio.to_html(fig, include_plotlyjs=False, full_html=False,
-                                  div_id=fig_id, config=PLOTLY_CONFIG)
-              for fig_id, fig in figures(data).items()}
+    charts = _charts(data)
     period = f"{data.period.start} .. {data.period.end}"
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -204,22 +213,22 @@ def render_page(data: ReportData, generated_at: dt.datetime, source: str) -> str
 <p class="note">Cohorts are the months of a first order that start inside the period; cell
 (cohort, k) is the share of the cohort buying in the k-th month after it. Blank cells are
 not observed yet.</p>
-{_chart("cohort-heatmap", charts["cohort-heatmap"])}
-{_chart("retention-curve", charts["retention-curve"])}
+{charts["cohort-heatmap"]}
+{charts["retention-curve"]}
 {_cohort_table(data)}
 </section>
 <section id="trends"><h2>Monthly trends</h2>
 <p class="note">Each calendar month of the period computed on its own (retention and churn
 compare the customers active at the month's start and end).</p>
-{_chart("trend-rates", charts["trend-rates"])}
-{_chart("trend-nps", charts["trend-nps"])}
+{charts["trend-rates"]}
+{charts["trend-nps"]}
 {_trend_table(data)}
 </section>
 {_at_risk_section(data)}
 <section id="outputs"><h2>Alerts and milestones in the period</h2>
 <div class="pair">
-{_chart("alerts-by-rule", charts["alerts-by-rule"])}
-{_chart("milestones-by-kind", charts["milestones-by-kind"])}
+{charts["alerts-by-rule"]}
+{charts["milestones-by-kind"]}
 </div>
 {_count_tables(data)}
 </section>

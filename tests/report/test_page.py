@@ -110,7 +110,27 @@ def test_the_page_loads_nothing_from_elsewhere() -> None:
     html = render_page(_data(YEAR, []), dt.datetime(2026, 1, 2, tzinfo=UTC), "a test")
     assert not re.search(r"<(script|img|link|iframe|source|embed)\b[^>]*\b(src|href)=", html,
                          re.I)
-    assert html.count("<script") >= 7  # plotly.js, then one per chart
+    # plotly.js, then one per chart: no cohort here, so no heatmap and no curve.
+    assert html.count("<script") == 1 + 4
+
+
+def test_a_chart_with_nothing_to_draw_is_a_sentence() -> None:
+    """An empty database gives notes where the charts would be, not empty axes."""
+    empty = _data(HALF_YEAR, [], alerts=dict.fromkeys(
+                      [(rule, level) for rule in ("low_csat", "nps_detractor")
+                       for level in ("low", "medium", "high")], 0),
+                  milestones={"promoter": 0},
+                  months=[MonthTrend(HALF_YEAR, dict.fromkeys(
+                      ("repeat_purchase_rate", "customer_retention_rate", "churn_rate",
+                       "nps", "csat")))])
+    html = render_page(empty, dt.datetime(2026, 7, 3, tzinfo=UTC), "a test")
+    assert html.count("<script") == 1 and 'class="chart"' not in html
+    for note in ("No customer made a first order in a month starting in the period.",
+                 "No month of the period has an NPS answer.",
+                 "No churn-risk alert was decided in the period.",
+                 "No milestone was decided in the period.",
+                 "No customer has an open risk episode."):
+        assert note in html
 
 
 def test_customer_text_is_escaped() -> None:
