@@ -17,6 +17,7 @@ from retention.cli.kpi import kpi
 from retention.cli.model import model
 from retention.cli.publish import publish
 from retention.cli.query import query
+from retention.cli.report import report
 from retention.cli.run import up, worker
 from retention.cli.schemas import schemas_group
 from retention.cli.status import status
@@ -49,7 +50,7 @@ def cli() -> None:
 
 
 for command in (up, worker, publish, generate, import_command, status, alerts, db,
-                schemas_group, demo, kpi, query, model):
+                schemas_group, demo, kpi, query, model, report):
     cli.add_command(command)
 
 
