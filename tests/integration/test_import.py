@@ -26,7 +26,7 @@ from retention.settings import Settings
 from sinks.rows import COLUMNS
 from tests.analytics.conftest import assert_outputs_equal
 from tests.analytics.kpis.reference import Reference
-from tests.integration.helpers import read_topic, runner, wait_for
+from tests.integration.helpers import read_tables, read_topic, wait_for
 from tests.integration.test_pipeline import reference_results
 
 pytestmark = pytest.mark.integration
@@ -78,6 +78,21 @@ def _ts(value: Any) -> dt.datetime:
     """A DateTime64 column's value as the worker's query view sends it (ISO text)."""
     stamp = pd.Timestamp(value)
     return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).to_pydatetime()
+
+
+def read_stored(stack: LocalStack, queries: dict[str, str]) -> dict[str, list[list[Any]]]:
+    """Rows of read-only `queries` on what the stack stored. The worker holds the chDB
+    folder and runs named operations only, so it is stopped for the read (as an operator
+    reads after `retention up` ends) and started again."""
+    rows = read_tables(stack, queries)
+    stack.start_worker()
+    wait_for(lambda: worker_status(stack.settings()), timeout_s=120, what="worker back up")
+    return rows
+
+
+def _ids(values: list[str]) -> str:
+    """A test-made id list as a ClickHouse array literal."""
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
 def _write_history(folder: Path) -> tuple[Path, list[dict[str, Any]], int]:
@@ -134,10 +149,11 @@ def test_summary_counts_equal_the_file(imported: Imported) -> None:
 
     distinct = {e["event_id"]: e for e in events}
     by_type = Counter(e["type"] for e in distinct.values())
-    db = runner(imported.stack)
-    for table, family in [("purchases", "purchase"), ("support_events", "support"),
-                          ("survey_responses", "survey")]:
-        assert db.query(f"SELECT count() FROM {table} FINAL").rows[0][0] == by_type[family]
+    tables = [("purchases", "purchase"), ("support_events", "support"),
+              ("survey_responses", "survey")]
+    counts = read_stored(imported.stack, {t: f"SELECT count() FROM {t} FINAL" for t, _ in tables})
+    for table, family in tables:
+        assert counts[table][0][0] == by_type[family]
 
 
 def _frames(events: list[dict[str, Any]]) -> tuple[pd.DataFrame, ...]:
@@ -156,13 +172,6 @@ def _frames(events: list[dict[str, Any]]) -> tuple[pd.DataFrame, ...]:
             frame("survey_responses", "survey"))
 
 
-def _stored_ids(imported: Imported) -> tuple[set[str], set[str]]:
-    db = runner(imported.stack)
-    alerts = {r[0] for r in db.query("SELECT alert_id FROM churn_risk_alerts FINAL").rows}
-    milestones = {r[0] for r in db.query("SELECT milestone_id FROM milestones FINAL").rows}
-    return alerts, milestones
-
-
 def test_history_is_stored_as_historical_and_not_published(imported: Imported) -> None:
     """A history ending two years ago: nothing on churn-risk or milestones; every output
     stored with `historical`; the ids equal a replay with the horizon disabled; the
@@ -172,11 +181,13 @@ def test_history_is_stored_as_historical_and_not_published(imported: Imported) -
     assert read_topic(stack.servers, "churn-risk") == []
     assert read_topic(stack.servers, "milestones") == []
 
-    db = runner(stack)
-    rows = db.query(
-        "SELECT 'churn-risk', rule_id, count(), countIf(historical) FROM churn_risk_alerts "
-        "FINAL GROUP BY rule_id UNION ALL SELECT 'milestones', kind, count(), "
-        "countIf(historical) FROM milestones FINAL GROUP BY kind").rows
+    tables = read_stored(stack, {
+        "outputs": "SELECT 'churn-risk', rule_id, count(), countIf(historical) FROM "
+                   "churn_risk_alerts FINAL GROUP BY rule_id UNION ALL SELECT 'milestones', "
+                   "kind, count(), countIf(historical) FROM milestones FINAL GROUP BY kind",
+        "alert_ids": "SELECT alert_id FROM churn_risk_alerts FINAL",
+        "milestone_ids": "SELECT milestone_id FROM milestones FINAL"})
+    rows = tables["outputs"]
     stored = {(topic, kind): int(n) for topic, kind, n, _ in rows}
     assert all(int(n) == int(historical) for *_, n, historical in rows), rows
     assert sum(stored.values()) > CUSTOMERS  # at least a first_purchase each, and more
@@ -184,7 +195,7 @@ def test_history_is_stored_as_historical_and_not_published(imported: Imported) -
     with patched_environ({**stack.env, **HORIZON_DISABLED}):
         replay_settings = Settings()
     results = reference_results(imported.events, replay_settings)
-    assert _stored_ids(imported) == (
+    assert ({r[0] for r in tables["alert_ids"]}, {r[0] for r in tables["milestone_ids"]}) == (
         {r[0] for res in results for r in res.rows.rows.get("churn_risk_alerts", [])},
         {r[0] for res in results for r in res.rows.rows.get("milestones", [])})
 
@@ -215,9 +226,9 @@ def test_live_events_after_the_import_are_published(imported: Imported,
         if e["type"] == "purchase" and e.get("kind", "order") == "order":
             at = _at(e["occurred_at"])
             last_order[e["customer_id"]] = max(at, last_order.get(e["customer_id"], at))
-    overdue = runner(stack).query(
+    overdue = read_stored(stack, {"overdue": (
         "SELECT customer_id, max(decided_at) FROM churn_risk_alerts FINAL "
-        "WHERE rule_id = 'inactive_overdue' GROUP BY customer_id").rows
+        "WHERE rule_id = 'inactive_overdue' GROUP BY customer_id")})["overdue"]
     # Open: raised after the customer's last order, which nothing has followed since.
     open_episodes = sorted(c for c, decided in overdue if _ts(decided) > last_order[c])
     chosen = open_episodes[:3]
@@ -244,14 +255,14 @@ def test_live_events_after_the_import_are_published(imported: Imported,
     assert all(_at(m["decided_at"]) >= recent for m in published)
     assert all(_at(a["decided_at"]) >= recent for a in read_topic(stack.servers, "churn-risk"))
 
-    db = runner(stack)
-    wins = db.query("SELECT customer_id, historical, decided_at FROM milestones FINAL "
-                    "WHERE kind = 'win_back' AND has({ids:Array(String)}, customer_id)",
-                    {"ids": chosen}).rows
+    after = read_stored(stack, {
+        "wins": "SELECT customer_id, historical, decided_at FROM milestones FINAL "
+                f"WHERE kind = 'win_back' AND has({_ids(chosen)}, customer_id)",
+        "states": "SELECT customer_id, open_risk_rules FROM customer_state FINAL "
+                  f"WHERE has({_ids(chosen)}, customer_id)"})
+    wins, states = after["wins"], after["states"]
     assert sorted((c, bool(h)) for c, h, at in wins if _ts(at) >= recent) == [
         (c, False) for c in chosen]
-    states = db.query("SELECT customer_id, open_risk_rules FROM customer_state FINAL "
-                      "WHERE has({ids:Array(String)}, customer_id)", {"ids": chosen}).rows
     assert sorted(states) == [[c, []] for c in chosen]
     print(f"live import of {len(chosen)} purchases: {time.monotonic() - started:.1f} s")
 
