@@ -66,6 +66,10 @@ class Loaded:
     bad: Counter[tuple[str, str]] = field(default_factory=Counter)
     # raw table -> distinct event ids of the valid events published to it
     events: Counter[str] = field(default_factory=Counter)
+    # raw table -> rows it holds: merges are stopped, so every insert's rows stay, except
+    # that an insert collapses rows repeating a (customer_id, event_id) key within itself
+    # (ReplacingMergeTree, optimize_on_insert)
+    stored: Counter[str] = field(default_factory=Counter)
 
 
 def _bad_message(kind: str, topic: str, partition: int, offset: int,
@@ -101,6 +105,13 @@ def load_history(db: Db) -> Loaded:
     processor = StreamProcessor(settings, engine, load_state=lambda _cid, _p: None,
                                 monotonic=FakeClock(0.0))
     sink = ClickHouseSink(db.client, SinkSettings())
+
+    def write(batch: RowBatch) -> None:
+        for table in EVENT_TABLE.values():
+            # Raw rows start (event_id, customer_id, ...): sinks.rows.COLUMNS.
+            loaded.stored[table] += len({(r[1], r[0]) for r in batch.rows.get(table, [])})
+        sink.write(batch)
+
     offsets = Offsets()
     messages: list[InMessage] = []
     seen: set[tuple[str, str]] = set()
@@ -144,9 +155,9 @@ def load_history(db: Db) -> Loaded:
             for table in ("churn_risk_alerts", "milestones"):
                 for row in result.rows.rows.get(table, []):
                     again.add(table, row)
-            sink.write(again)
+            write(again)
             retried = True
-        sink.write(result.rows)
+        write(result.rows)
         if result.flush is not None:
             processor.written(result.flush)
     loaded.finished = dt.datetime.now(dt.UTC)

@@ -274,18 +274,16 @@ def test_dead_letters_by_reason_name_each_kind_of_bad_message(loaded: Loaded) ->
     assert [r["letters"] for r in rows] == sorted((r["letters"] for r in rows), reverse=True)
 
 
-def test_rows_stored_per_minute_add_up_to_the_events(loaded: Loaded) -> None:
-    """Once merges have folded re-deliveries, rows per minute x minutes is each raw table's
-    number of distinct valid events published."""
-    for table in loaded.events:
-        loaded.db.client.command(f"SYSTEM START MERGES {table}")
-        loaded.db.client.command(f"OPTIMIZE TABLE {table} FINAL")
+def test_rows_stored_per_minute_add_up_to_the_rows_stored(loaded: Loaded) -> None:
+    """Rows per minute x minutes is every row each raw table holds, re-deliveries included
+    (they count until a merge folds them), which is more than the events."""
     rows = run(loaded, "rows_stored_per_minute_by_table",
                _ops_range(loaded, dt.timedelta(minutes=5)))
     totals: Counter[str] = Counter()
     for r in rows:
         totals[r["event_table"]] += round(r["rows_per_minute"] * 5)
-    assert totals == loaded.events
+    assert totals == loaded.stored
+    assert totals["purchases"] > loaded.events["purchases"]
 
 
 def test_store_delay_is_the_percentiles_of_the_stored_delays(loaded: Loaded) -> None:
