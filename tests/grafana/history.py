@@ -100,7 +100,9 @@ def load_history(db: Db) -> Loaded:
             "SELECT name FROM system.tables WHERE database = currentDatabase() "
             "AND engine LIKE '%MergeTree'").result_rows:
         db.client.command(f"SYSTEM STOP MERGES `{table}`")
-    settings = processor_settings(live_watermark=False, allowed_lateness_s=LATENESS_S)
+    # A dated history whose outputs the panels are checked against: as if lived through.
+    settings = processor_settings(live_watermark=False, allowed_lateness_s=LATENESS_S,
+                                  live_horizon_s=float("inf"))
     engine = SignalEngine(settings.signals, model=BgNbdStub(MODEL))
     processor = StreamProcessor(settings, engine, load_state=lambda _cid, _p: None,
                                 monotonic=FakeClock(0.0))

@@ -93,21 +93,21 @@ def test_counts_are_the_periods_every_kind_listed(db: Db) -> None:
     start = dt.datetime(2024, 3, 1, tzinfo=UTC)
     end = dt.datetime(2024, 6, 1, tzinfo=UTC)
     inside = start + dt.timedelta(days=10)
-    alerts = [("a1", "c1", "low_csat", start, start, 25, "low", ["low_csat"], "{}"),
-              ("a2", "c2", "low_csat", inside, inside, 75, "high", ["low_csat"], "{}"),
-              ("a3", "c3", "low_csat", inside, inside, 75, "high", ["low_csat"], "{}"),
-              ("a4", "c4", "nps_detractor", end, end, 30, "low", ["nps_detractor"], "{}"),
-              ("a5", "c5", "nps_detractor", start - dt.timedelta(seconds=1), start, 30, "low",
-               ["nps_detractor"], "{}")]
+    alerts = [("a1", "c1", "low_csat", start, start, False, 25, "low", ["low_csat"], "{}"),
+              ("a2", "c2", "low_csat", inside, inside, False, 75, "high", ["low_csat"], "{}"),
+              ("a3", "c3", "low_csat", inside, inside, False, 75, "high", ["low_csat"], "{}"),
+              ("a4", "c4", "nps_detractor", end, end, False, 30, "low", ["nps_detractor"], "{}"),
+              ("a5", "c5", "nps_detractor", start - dt.timedelta(seconds=1), start, False, 30,
+               "low", ["nps_detractor"], "{}")]
     db.client.insert("churn_risk_alerts", alerts, column_names=COLUMNS["churn_risk_alerts"])
     # A re-delivered alert (same id, later raised_at) counts once.
     db.client.insert("churn_risk_alerts", [(*alerts[1][:4], inside + dt.timedelta(hours=1),
                                             *alerts[1][5:])],
                      column_names=COLUMNS["churn_risk_alerts"])
-    milestones = [("m1", "c1", "first_purchase", None, start, start, "{}"),
-                  ("m2", "c2", "first_purchase", None, inside, inside, "{}"),
-                  ("m3", "c2", "promoter", None, inside, inside, "{}"),
-                  ("m4", "c3", "win_back", None, end, end, "{}")]
+    milestones = [("m1", "c1", "first_purchase", None, start, start, False, "{}"),
+                  ("m2", "c2", "first_purchase", None, inside, inside, False, "{}"),
+                  ("m3", "c2", "promoter", None, inside, inside, False, "{}"),
+                  ("m4", "c3", "win_back", None, end, end, False, "{}")]
     db.client.insert("milestones", milestones, column_names=COLUMNS["milestones"])
     data = _gather(db)
     assert {k: n for k, n in data.alerts.items() if n} == {
