@@ -9,15 +9,18 @@ from pydantic import ValidationError
 
 from retention.cli import exit_codes
 from retention.cli.alerts import alerts
+from retention.cli.cohorts import cohorts
 from retention.cli.db import db
 from retention.cli.demo import demo
 from retention.cli.kpi import kpi
+from retention.cli.lifecycle import lifecycle
 from retention.cli.model import model
 from retention.cli.publish import publish
 from retention.cli.query import query
 from retention.cli.run import up, worker
 from retention.cli.schemas import schemas_group
 from retention.cli.status import status
+from retention.cli.stickiness import stickiness
 
 
 class BadConfiguration(click.ClickException):
@@ -47,7 +50,7 @@ def cli() -> None:
 
 
 for command in (up, worker, publish, status, alerts, db, schemas_group, demo, kpi, query,
-                model):
+                model, cohorts, lifecycle, stickiness):
     cli.add_command(command)
 
 

@@ -128,33 +128,42 @@ cohort_members AS (
     WHERE cohort >= first_period AND cohort < end_period
 ),
 cohorts AS (
-    -- Per cohort: its size, and per bracket the members counted in its cell: "on", those
-    -- who returned on a day of the bracket; "on_or_after", those whose last return is on or
-    -- after its first day.
+    -- Per cohort: its size, and per bracket j >= 1 the members counted in cell j: "on",
+    -- those who returned on a day of bracket j; "on_or_after", those whose last return is
+    -- on or after its first day.
     SELECT cohort,
            count() AS cohort_size,
-           sumForEach(arrayMap(b -> toUInt64(if({mode:String} = 'on',
-                                                arrayExists(d -> d BETWEEN b.1 AND b.2,
-                                                            returned_days),
-                                                arrayMax(returned_days) >= b.1)),
-                               bracket_days)) AS counts
-    FROM cohort_members
+           sumMap(counted_j, arrayWithConstant(length(counted_j), toUInt64(1))) AS counted
+    FROM (
+        SELECT cohort,
+               arrayFilter(j -> if({mode:String} = 'on',
+                                   arrayExists(d -> d BETWEEN bracket_days[j].1
+                                                      AND bracket_days[j].2, returned_days),
+                                   arrayMax(returned_days) >= bracket_days[j].1),
+                           range(1, length(bracket_days) + 1)) AS counted_j
+        FROM cohort_members
+    )
     GROUP BY cohort
+),
+cells AS (
+    -- j = 0 is day 0: every member.
+    SELECT cohort, cohort_size,
+           arrayMap(j -> if(j = 0, cohort_size, counted.2[indexOf(counted.1, j)]),
+                    range(length(bracket_days) + 1)) AS counts
+    FROM cohorts
 )
 SELECT
     cohort,
     cohort_size,
     j,
-    -- j = 0 is day 0: the cohort itself.
     if(j = 0, 0, bracket_days[j].1) AS first_day,
     if(j = 0, 0, bracket_days[j].2) AS last_day,
     -- NULL until the bracket is over for the cohort's last possible member.
     if(cohort + toInterval(1, {period:String}) + toIntervalDay(last_day) > {end:Date}, NULL,
-       if(j = 0, cohort_size, counts[j])) AS returned,
+       counts[j + 1]) AS returned,
     returned / cohort_size AS share_of_cohort,
-    if(j = 0, NULL, returned / nullIf(if(j = 1, cohort_size, counts[j - 1]), 0))
-        AS share_of_previous
-FROM cohorts
-ARRAY JOIN range(length(counts) + 1) AS j
+    if(j = 0 OR counts[j] = 0, NULL, returned / counts[j]) AS share_of_previous
+FROM cells
+ARRAY JOIN range(length(counts)) AS j
 WHERE invalid_parameters = 0
 ORDER BY cohort, j

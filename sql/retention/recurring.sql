@@ -100,16 +100,26 @@ cohort_members AS (
     WHERE cohort < end_period
 ),
 cohorts AS (
-    -- Per cohort: its size, and per k = 0..intervals the members counted in cell k: "on",
-    -- those who returned in interval k; "on_or_after", those whose last return is k or later.
-    -- k = 0 is the cohort period: every member.
+    -- Per cohort: its size, and per k >= 1 the members counted in cell k: "on", those who
+    -- returned in interval k; "on_or_after", those whose last return is in k or later.
     SELECT cohort,
            count() AS cohort_size,
-           sumForEach(arrayMap(k -> toUInt64(k = 0 OR if({mode:String} = 'on', has(returned_k, k),
-                                                         arrayMax(returned_k) >= k)),
-                               range(toUInt32({intervals:UInt16}) + 1))) AS counts
-    FROM cohort_members
+           sumMap(counted_k, arrayWithConstant(length(counted_k), toUInt64(1))) AS counted
+    FROM (
+        SELECT cohort,
+               arrayFilter(k -> k <= {intervals:UInt16},
+                           if({mode:String} = 'on', returned_k,
+                              range(1, arrayMax(returned_k) + 1))) AS counted_k
+        FROM cohort_members
+    )
     GROUP BY cohort
+),
+cells AS (
+    -- k = 0 is the cohort period: every member.
+    SELECT cohort, cohort_size,
+           arrayMap(k -> if(k = 0, cohort_size, counted.2[indexOf(counted.1, k)]),
+                    range(toUInt32({intervals:UInt16}) + 1)) AS counts
+    FROM cohorts
 )
 SELECT
     cohort,
@@ -121,7 +131,7 @@ SELECT
         AS returned,
     returned / cohort_size AS share_of_cohort,
     if(k = 0 OR counts[k] = 0, NULL, returned / counts[k]) AS share_of_previous
-FROM cohorts
+FROM cells
 ARRAY JOIN range(length(counts)) AS k
 WHERE invalid_parameters = 0
 ORDER BY cohort, k
