@@ -42,6 +42,10 @@ WITH
     -- (first day, last day) of each bracket.
     arrayMap(b -> (toUInt32(splitByChar('-', b)[1]), toUInt32(splitByChar('-', b)[-1])),
              splitByChar(',', {brackets:String})) AS bracket_days,
+    -- The bracket of each day 0 .. the last bracket's last day (0: none), looked up per
+    -- return day instead of testing every bracket.
+    arrayMap(d -> arrayFirstIndex(b -> d BETWEEN b.1 AND b.2, bracket_days),
+             range(arrayMax(arrayMap(b -> b.2, bracket_days)) + 1)) AS bracket_of_day,
     '^(any|purchase|support(\\.(opened|replied|resolved|reopened|escalated|closed))?'
         || '|survey(\\.(nps|csat))?)$' AS event_names,
     'an event is any, purchase, support[.<action>] or survey[.nps|.csat]' AS event_names_error,
@@ -105,10 +109,11 @@ customer_events AS (
 ),
 customers AS (
     -- One pass, one row per customer: the days with a start event, sorted, and the days
-    -- with a return event (distinct, so a re-delivered event cannot count twice).
+    -- with a return event. A day twice (a re-delivered event, two orders) changes nothing
+    -- below: day 0 is the first day of its period, a return counts once per bracket.
     SELECT customer_id,
-           arraySort(groupUniqArrayIf(toDate(at, {tz:String}), is_start)) AS start_days,
-           groupUniqArrayIf(toDate(at, {tz:String}), is_return) AS return_days
+           arraySort(groupArrayIf(toDate(at, {tz:String}), is_start)) AS start_days,
+           groupArrayIf(toDate(at, {tz:String}), is_return) AS return_days
     FROM customer_events
     GROUP BY customer_id
     HAVING notEmpty(start_days)
@@ -117,7 +122,7 @@ cohort_members AS (
     -- One row per (customer, cohort) with the member's day 0: the first-ever start day, or
     -- the first start day of each period; and the days after it with a return event.
     SELECT toDate(dateTrunc({period:String}, day_0)) AS cohort,
-           arrayFilter(d -> d > 0, arrayMap(r -> dateDiff('day', day_0, r), return_days))
+           arrayFilter(d -> d > 0, arrayMap(r -> r - day_0, return_days))
                AS returned_days
     FROM customers
     ARRAY JOIN if(first_time, [start_days[1]],
@@ -136,11 +141,12 @@ cohorts AS (
            sumMap(counted_j, arrayWithConstant(length(counted_j), toUInt64(1))) AS counted
     FROM (
         SELECT cohort,
-               arrayFilter(j -> if({mode:String} = 'on',
-                                   arrayExists(d -> d BETWEEN bracket_days[j].1
-                                                      AND bracket_days[j].2, returned_days),
-                                   arrayMax(returned_days) >= bracket_days[j].1),
-                           range(1, length(bracket_days) + 1)) AS counted_j
+               if({mode:String} = 'on',
+                  arrayDistinct(arrayFilter(j -> j > 0, arrayMap(
+                      d -> bracket_of_day[d + 1],
+                      arrayFilter(d -> d <= length(bracket_of_day) - 1, returned_days)))),
+                  arrayFilter(j -> bracket_days[j].1 <= arrayMax(returned_days),
+                              range(1, length(bracket_days) + 1))) AS counted_j
         FROM cohort_members
     )
     GROUP BY cohort

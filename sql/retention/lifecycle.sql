@@ -79,45 +79,43 @@ customers AS (
     HAVING notEmpty(active)
 ),
 statuses AS (
-    -- (period, status) pairs: one per active period, and a dormant one for the period after
-    -- an active period without activity.
-    SELECT arrayJoin(arrayConcat(
-               arrayMap((p, i) -> (p, multiIf(
-                            p = first_active, 'new',
-                            i > 1 AND active[i - 1] = p - toInterval(1, {period:String}),
-                                'returning',
-                            'resurrecting')),
-                        active, arrayEnumerate(active)),
-               arrayMap(p -> (p + toInterval(1, {period:String}), 'dormant'),
-                        arrayFilter((p, i) -> i = length(active)
-                                        OR active[i + 1] != p + toInterval(1, {period:String}),
-                                    active, arrayEnumerate(active))))) AS period_status,
-           period_status.1 AS period_start,
-           period_status.2 AS status
+    -- Per customer, the periods of each status: every active period is new, returning or
+    -- resurrecting; the period after an active one without activity is dormant.
+    SELECT arrayMap((p, i) -> i > 1 AND active[i - 1] = p - toInterval(1, {period:String}),
+                    active, arrayEnumerate(active)) AS after_active,
+           arrayFilter(p -> p = first_active, active) AS new,
+           arrayFilter((p, after) -> p != first_active AND after, active, after_active)
+               AS returning,
+           arrayFilter((p, after) -> p != first_active AND NOT after, active, after_active)
+               AS resurrecting,
+           arrayMap(p -> p + toInterval(1, {period:String}),
+                    arrayFilter((p, i) -> i = length(active)
+                                    OR active[i + 1] != p + toInterval(1, {period:String}),
+                                active, arrayEnumerate(active))) AS dormant
     FROM customers
 ),
 counts AS (
-    SELECT period_start,
-           countIf(status = 'new') AS new,
-           countIf(status = 'returning') AS returning,
-           countIf(status = 'resurrecting') AS resurrecting,
-           countIf(status = 'dormant') AS dormant
+    -- Per status, customers per period (period -> count maps).
+    SELECT sumMap(new, arrayWithConstant(length(new), toUInt64(1))) AS new_by_period,
+           sumMap(returning, arrayWithConstant(length(returning), toUInt64(1)))
+               AS returning_by_period,
+           sumMap(resurrecting, arrayWithConstant(length(resurrecting), toUInt64(1)))
+               AS resurrecting_by_period,
+           sumMap(dormant, arrayWithConstant(length(dormant), toUInt64(1)))
+               AS dormant_by_period
     FROM statuses
-    WHERE period_start >= first_period AND period_start < end_period
-    GROUP BY period_start
 ),
 periods AS (
     SELECT first_period + toInterval(number, {period:String}) AS period_start
     FROM numbers(greatest(dateDiff({period:String}, first_period, end_period), 0))
 )
 SELECT
-    p.period_start AS period_start,
-    c.new AS new,
-    c.returning AS returning,
-    c.resurrecting AS resurrecting,
-    c.dormant AS dormant,
-    c.new + c.returning + c.resurrecting AS active
-FROM periods AS p
-LEFT JOIN counts AS c ON c.period_start = p.period_start
+    period_start,
+    new_by_period.2[indexOf(new_by_period.1, period_start)] AS new,
+    returning_by_period.2[indexOf(returning_by_period.1, period_start)] AS returning,
+    resurrecting_by_period.2[indexOf(resurrecting_by_period.1, period_start)] AS resurrecting,
+    dormant_by_period.2[indexOf(dormant_by_period.1, period_start)] AS dormant,
+    new + returning + resurrecting AS active
+FROM periods, counts
 WHERE invalid_parameters = 0
 ORDER BY period_start
