@@ -107,9 +107,8 @@ cohorts AS (
            sumMap(counted_k, arrayWithConstant(length(counted_k), toUInt64(1))) AS counted
     FROM (
         SELECT cohort,
-               arrayFilter(k -> k <= {intervals:UInt16},
-                           if({mode:String} = 'on', returned_k,
-                              range(1, arrayMax(returned_k) + 1))) AS counted_k
+               if({mode:String} = 'on', arrayFilter(k -> k <= {intervals:UInt16}, returned_k),
+                  range(1, least(arrayMax(returned_k), {intervals:UInt16}) + 1)) AS counted_k
         FROM cohort_members
     )
     GROUP BY cohort

@@ -8,6 +8,7 @@ mean rows, which PostHog and Amplitude show under the matrix.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from dataclasses import dataclass, field
@@ -113,7 +114,7 @@ class CohortQuery:
 
 @dataclass(frozen=True)
 class CohortRow:
-    cohort: Any  # datetime.date
+    cohort: dt.date
     size: int
     # Per column: customers counted, None while the interval is not over.
     counts: tuple[int | None, ...]
@@ -165,7 +166,7 @@ def run_cohorts(runner: QueryRunner, query: CohortQuery) -> RetentionTable:
     """Run the query's SQL file and read its long rows (cohort, column) into a table."""
     result = runner.run(query.operation, query.parameters())
     column = "j" if query.brackets else "k"
-    cells: dict[Any, dict[int, dict[str, Any]]] = {}
+    cells: dict[dt.date, dict[int, dict[str, Any]]] = {}
     for row in result.dicts():
         cells.setdefault(as_date(row["cohort"]), {})[int(row[column])] = row
     rows = []
