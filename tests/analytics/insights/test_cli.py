@@ -95,6 +95,7 @@ def test_cohorts_options_reach_the_query(db: Db, invoke) -> None:
 
 
 def test_cohorts_csv_has_a_row_per_cohort_and_the_mean_rows(db: Db, invoke) -> None:
+    """Counts then shares per column, one row per cohort, the two mean rows last."""
     result = invoke("cohorts", *YEAR, "--intervals", "3", "--format", "csv")
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(result.stdout)))
@@ -109,6 +110,7 @@ def test_cohorts_csv_has_a_row_per_cohort_and_the_mean_rows(db: Db, invoke) -> N
 
 
 def test_cohorts_table_shows_percentages_and_both_means(invoke) -> None:
+    """A header line, percentages per column, the mean and weighted mean rows last."""
     result = invoke("cohorts", *YEAR, "--intervals", "2")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -147,6 +149,7 @@ def test_lifecycle_and_stickiness_json(db: Db, invoke) -> None:
 
 
 def test_lifecycle_and_stickiness_tables(invoke) -> None:
+    """Each status a column, one line per whole month; stickiness as CSV."""
     lifecycle = invoke("lifecycle", *YEAR)
     assert lifecycle.exit_code == 0, lifecycle.output
     assert lifecycle.stdout.splitlines()[1].split() == [

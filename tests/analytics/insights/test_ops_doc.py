@@ -80,6 +80,7 @@ def test_the_doc_answers_the_two_questions() -> None:
 
 @pytest.mark.parametrize("heading", sorted(sections()))
 def test_each_sql_block_is_the_file_its_command_runs(heading: str) -> None:
+    """The doc shows the SQL exactly as the named operation runs it."""
     name, _, sql = sections()[heading]
     assert sql == read_sql(f"{name}.sql")
 

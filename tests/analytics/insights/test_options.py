@@ -38,6 +38,7 @@ def test_event_names_follow_the_schemas() -> None:
     ("1, 2-3 ,10", [(1, 1), (2, 3), (10, 10)]),
 ])
 def test_brackets_parse(text: str, expected: list[tuple[int, int]]) -> None:
+    """Day ranges or single days, comma separated; a leading day 0 is the cohort."""
     assert parse_brackets(text) == tuple(Bracket(a, b) for a, b in expected)
 
 
@@ -55,11 +56,13 @@ def test_bad_brackets_are_refused(text: str) -> None:
     dict(start=D(2024, 1, 1), end=D(2025, 1, 1), period="month", tz="Mars/Olympus"),
 ])
 def test_bad_ranges_are_refused(values: dict) -> None:
+    """A range ends after it starts, in days, weeks or months of a known zone."""
     with pytest.raises(ValueError):
         PeriodRange(**values)
 
 
 def test_bad_queries_are_refused() -> None:
+    """Unknown modes, cohort types, events and fewer than one interval are refused."""
     for bad in (dict(mode="after"), dict(cohort="second"), dict(intervals=0),
                 dict(start_event="purchases")):
         with pytest.raises(ValueError):
