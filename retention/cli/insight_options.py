@@ -16,7 +16,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
-
 def event_option(*names: str, help: str) -> Callable[[F], F]:
     """An event option: purchase (the default), support[.ACTION], survey[.nps|.csat] or any."""
     return click.option(*names, type=click.Choice(EVENTS), default="purchase",
