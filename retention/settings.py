@@ -8,12 +8,13 @@ compose and cluster modes is done here and nowhere else.
 from __future__ import annotations
 
 import ipaddress
+import zoneinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, FilePath, SecretStr, model_validator
+from pydantic import BaseModel, Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -255,6 +256,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     activity_window_days: int = Field(365, ge=1)
     lifespan_cap_years: float = Field(20.0, gt=0)
+    # The IANA time zone retention insights (`retention cohorts`, `lifecycle`, `stickiness`)
+    # cut days, weeks and months in; their --tz option overrides it.
+    reporting_timezone: str = "UTC"
     kafka: KafkaSettings = KafkaSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     sink: SinkSettings = SinkSettings()
@@ -268,6 +272,15 @@ class Settings(BaseSettings):
             self.signals = self.signals.model_copy(
                 update={"activity_window_days": self.activity_window_days})
         return self
+
+    @field_validator("reporting_timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"not an IANA time zone: {name!r}") from exc
+        return name
 
     @property
     def run_file(self) -> Path:

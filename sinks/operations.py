@@ -1,8 +1,9 @@
 """The named read operations: every query a caller outside the database process may run.
 
 An operation is one of the project's own SQL files, named by its path under `sql/` without
-`.sql`: every KPI (`kpis/nps`), every ops cookbook question (`cookbook/at_risk_customers`), every
-query of the HTML report (`report/at_risk_episodes`) and the latest lifetime model
+`.sql`: every KPI (`kpis/nps`), every ops cookbook question (`cookbook/at_risk_customers`),
+every query of the HTML report (`report/at_risk_episodes`), every retention insight
+(`retention/first_occurrence`, `retention/lifecycle`, ...) and the latest lifetime model
 (`model/latest_model`). Its parameters are the file's
 `{name:Type}` placeholders. A caller sends a name and values, never SQL: each value is
 parsed as its declared type before ClickHouse binds it, unknown names and extra parameters
@@ -30,7 +31,7 @@ from clickhouse_connect.driver.query import QueryResult as ClientQueryResult
 from sinks.sql_files import read_sql
 
 # Folders whose every file is an operation, and single files that are one.
-OPERATION_FOLDERS = ("kpis", "cookbook", "report")
+OPERATION_FOLDERS = ("kpis", "cookbook", "report", "retention")
 SINGLE_OPERATIONS = ("model/latest_model",)
 
 # Per-query settings of every operation. NOTE: only SELECTs run with it: on chDB a statement

@@ -9,11 +9,13 @@ from pydantic import ValidationError
 
 from retention.cli import exit_codes
 from retention.cli.alerts import alerts
+from retention.cli.cohorts import cohorts
 from retention.cli.db import db
 from retention.cli.demo import demo
 from retention.cli.generate import generate
 from retention.cli.importer import import_command
 from retention.cli.kpi import kpi
+from retention.cli.lifecycle import lifecycle
 from retention.cli.model import model
 from retention.cli.publish import publish
 from retention.cli.query import query
@@ -21,6 +23,7 @@ from retention.cli.report import report
 from retention.cli.run import up, worker
 from retention.cli.schemas import schemas_group
 from retention.cli.status import status
+from retention.cli.stickiness import stickiness
 
 
 class BadConfiguration(click.ClickException):
@@ -50,7 +53,7 @@ def cli() -> None:
 
 
 for command in (up, worker, publish, generate, import_command, status, alerts, db,
-                schemas_group, demo, kpi, query, model, report):
+                schemas_group, demo, kpi, query, model, report, cohorts, lifecycle, stickiness):
     cli.add_command(command)
 
 

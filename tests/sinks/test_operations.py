@@ -33,10 +33,10 @@ def test_every_kpi_is_an_operation_with_its_registered_parameters() -> None:
         assert dict(op.parameters) == {p: PARAMETER_TYPES[p] for p in kpi.parameters}, kpi.name
 
 
-def test_the_catalogue_is_kpis_cookbook_report_and_the_latest_model() -> None:
+def test_the_catalogue_is_kpis_cookbook_report_insights_and_the_latest_model() -> None:
     """Nothing else is reachable: no migration, no bench script, no internal query."""
     folders = {name.split("/")[0] for name in operations()}
-    assert folders == {"kpis", "cookbook", "report", "model"}
+    assert folders == {"kpis", "cookbook", "report", "retention", "model"}
     assert [n for n in operations() if n.startswith("model/")] == ["model/latest_model"]
 
 
@@ -125,10 +125,14 @@ def test_readonly_refuses_a_settings_override(fresh_client: Any) -> None:
 def test_every_operation_runs_read_only(sink: ClickHouseSink) -> None:
     """Every operation of the catalogue runs on an empty schema with readonly=1 (a cookbook
     file that changed a setting, as `SETTINGS join_use_nulls = 1` did, would be refused)."""
-    sample = {"Date": "2024-01-01", "UInt8": 40, "UInt32": 365, "Float64": 0.5,
+    sample = {"Date": "2024-01-01", "UInt8": 40, "UInt16": 12, "UInt32": 365, "Float64": 0.5,
               "String": "c1"}
+    # The retention insights' String parameters take a word of their vocabulary.
+    words = {"period": "month", "tz": "UTC", "start_event": "purchase",
+             "return_event": "purchase", "event": "purchase", "mode": "on", "cohort": "first",
+             "brackets": "1-7,8-30"}
     for name, op in operations().items():
-        values = {p: sample[t] for p, t in op.parameters.items()}
+        values = {p: words.get(p, sample[t]) for p, t in op.parameters.items()}
         if "end" in values:
             values["end"] = "2025-01-01"
         run_operation(sink.client, name, values)
