@@ -84,6 +84,7 @@ class StreamProcessor:
         self.record_step = self.journal.steps.append  # once per applied event
         self.input_topics = list(self.parser.families)
         self.partitions: dict[int, Partition] = {}
+        self.done_since_flush = 0
         # processing_errors: events dead-lettered because applying them raised (also in
         # dead_letters); timer_errors: absence firings that raised (their timer disarmed).
         self.counters: dict[str, int] = dict.fromkeys(
@@ -120,8 +121,14 @@ class StreamProcessor:
     def flush(self, result: BatchResult) -> None:
         """Move every state changed since the last flush into `result`, as JSON and rows."""
         self.states.flush(result)
+        if result.flush is None and self.done_since_flush:
+            # Messages done without changing a state (dead letters, re-routes, duplicates)
+            # are acknowledged with a flush like every other: an empty one, or a stream of
+            # nothing but bad input would never be acknowledged.
+            result.flush = StateFlush()
         if result.flush is not None:
             self.journal.flushed(result.flush)
+        self.done_since_flush = 0
 
     def written(self, flush: StateFlush) -> None:
         """The caller stored `flush`'s states in the table: they may be read from it again."""
@@ -291,3 +298,4 @@ class StreamProcessor:
         c["duplicates"] += result.duplicates
         c["late"] += result.late
         c["events"] += len(result.done) - result.dead_letters - result.rerouted
+        self.done_since_flush += len(result.done)

@@ -52,11 +52,7 @@ class BatchResult:
     alerts: int = 0
     milestones: int = 0
     dead_letters: int = 0
-    # Of the dead letters: events whose processing raised (their state left as before).
-    processing_errors: int = 0
     # Keyless or misplaced messages produced again into their customer's partition.
     rerouted: int = 0
-    # Absence timers whose firing raised: disarmed, the customer's state left as before.
-    timer_errors: int = 0
     duplicates: int = 0
     late: int = 0
