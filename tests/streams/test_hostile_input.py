@@ -140,6 +140,19 @@ def test_event_time_bounds_come_from_the_environment(monkeypatch: pytest.MonkeyP
         Settings()
 
 
+def test_absurd_amounts_are_refused_so_every_output_stays_readable() -> None:
+    """Two 1e308 orders made revenue inf, which alerts and milestones carried as null,
+    breaking their contract; amounts above 1e15 are now dead-lettered at the boundary."""
+    h = Harness()
+    orders = [raw_message("purchases", order_json("c1", iso(at(d)), f"e{d}", amount), h.offsets)
+              for d, amount in [(0, 1e308), (1, 1e308), (2, 1e15), (3, 1e15)]]
+    h.send(*orders)
+    h.idle()
+    assert [letter.offset for letter in letters(h.results)] == [0, 1]
+    assert h.state("c1")["revenue"] == 2e15
+    assert h.outputs() and all(o.state.revenue <= 2e15 for o in h.outputs())
+
+
 # --- the processing-error policy ----------------------------------------------------------
 class Driver:
     """A processor whose flushes and table writes the test calls explicitly."""
