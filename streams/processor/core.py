@@ -45,6 +45,7 @@ from streams.state import CustomerState
 
 log = logging.getLogger(__name__)
 
+
 class Partition:
     """One input partition: its reorder buffer and watermark, and its absence timers."""
 
