@@ -19,12 +19,12 @@ import cProfile
 import json
 import pstats
 import time
-import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from retention.demo.synthetic import HistorySpec, generate_history, to_json_lines
 from retention.settings import get_settings
+from streams.outputs import partition_for
 from streams.processor import InMessage, StreamProcessor
 from streams.signals import SignalEngine
 
@@ -40,8 +40,8 @@ def build_messages(spec: HistorySpec) -> list[InMessage]:
     for offset, line in enumerate(to_json_lines(generate_history(spec))):
         event = json.loads(line)
         key = event["customer_id"].encode()
-        # crc32, not hash(): str hashes are salted per process, partitions would vary.
-        messages.append(InMessage(topic_of[event["type"]], zlib.crc32(key) % PARTITIONS,
+        # The partition the key maps to, as producers place it (the worker checks).
+        messages.append(InMessage(topic_of[event["type"]], partition_for(key, PARTITIONS),
                                   offset, key, line.encode(), object()))
     return messages
 

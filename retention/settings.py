@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import ipaddress
 import zoneinfo
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, FilePath, SecretStr, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    Field,
+    FilePath,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -57,6 +66,15 @@ class KafkaSettings(BaseModel):
     # How long a CLI client waits for the broker (connection, TLS, SASL) before it gives
     # up with exit 3: a wrong address or password is an error, never a hang.
     connect_timeout_s: float = Field(10.0, gt=0)
+    # The largest input message (key + value) the worker takes; larger ones are
+    # dead-lettered with an excerpt, their size and a sha256, and no dead letter is larger.
+    # Keep it at or below the brokers' message.max.bytes (Apache Kafka: 1 MiB by default).
+    max_message_bytes: int = Field(1_048_576, ge=16_384)
+    # A message not keyed by its customer_id, or not in the partition that key maps to (a
+    # keyless producer, or one with another partitioner): "reroute" produces it again keyed
+    # by customer_id (a repartition hop) and acknowledges the original once that is durable;
+    # "dead-letter" refuses it. Never applied to the wrong partition's state either way.
+    misplaced_events: Literal["reroute", "dead-letter"] = "reroute"
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
@@ -172,6 +190,11 @@ class SignalSettings(BaseModel):
     # Events may arrive out of event-time order by up to this much and still be
     # processed in order (replays and live runs then raise the same alerts).
     allowed_lateness_s: float = Field(5.0, ge=0)
+    # Event-time sanity: an event more than this far ahead of the worker's wall clock, or
+    # before min_event_time, is dead-lettered; so no event moves a watermark past the wall
+    # clock plus this skew (a year-9999 event would fire every absence rule at once).
+    max_future_skew_s: float = Field(86_400.0, ge=0)
+    min_event_time: AwareDatetime = datetime(2000, 1, 1, tzinfo=UTC)
     # Live mode: an idle partition's watermark follows the wall clock after this long.
     idle_watermark_after_s: float = Field(10.0, gt=0)
     # Off: watermarks follow event time only (pure replays, tests); on: idle partitions

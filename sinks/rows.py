@@ -39,7 +39,10 @@ COLUMNS: dict[str, list[str]] = {
         "last_purchase_at", "open_tickets", "latest_nps", "latest_csat", "risk_score",
         "open_risk_rules", "state",
     ],
-    "dead_letters": ["topic", "partition", "offset", "key", "reason", "payload", "failed_at"],
+    "dead_letters": [
+        "topic", "partition", "offset", "key", "stage", "reason", "payload", "payload_encoding",
+        "payload_bytes", "payload_sha256", "payload_truncated", "failed_at",
+    ],
     "model_params": [
         "version", "fitted_at", "as_of", "horizon_days", "r", "alpha", "a", "b", "p", "q", "v",
         "customers", "repeat_customers", "bgnbd_log_likelihood", "gg_log_likelihood",
@@ -94,5 +97,6 @@ def milestone_row(milestone: Milestone, payload: str) -> Row:
 
 
 def dead_letter_row(letter: DeadLetter) -> Row:
-    return (letter.topic, letter.partition, letter.offset, letter.key, letter.reason,
-            letter.payload, letter.failed_at)
+    return (letter.topic, letter.partition, letter.offset, letter.key, letter.stage,
+            letter.reason, letter.payload, letter.payload_encoding, letter.payload_bytes,
+            letter.payload_sha256, letter.payload_truncated, letter.failed_at)

@@ -52,5 +52,7 @@ class BatchResult:
     alerts: int = 0
     milestones: int = 0
     dead_letters: int = 0
+    # Keyless or misplaced messages produced again into their customer's partition.
+    rerouted: int = 0
     duplicates: int = 0
     late: int = 0

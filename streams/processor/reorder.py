@@ -13,19 +13,23 @@ from typing import Any
 
 from retention.settings import SignalSettings
 from schemas import InputEvent
+from streams.processor.messages import InMessage
 
 
 class Pending:
     """A buffered event. The reorder heap holds (ts, event_id, topic, offset, Pending)
     tuples: tuples compare in C, far cheaper than an ordered dataclass's __lt__."""
 
-    __slots__ = ("event", "handle", "partition", "ts")
+    __slots__ = ("event", "handle", "message", "partition", "ts")
 
-    def __init__(self, ts: float, partition: int, event: InputEvent, handle: Any) -> None:
+    def __init__(self, ts: float, partition: int, event: InputEvent, handle: Any,
+                 message: InMessage) -> None:
         self.ts = ts
         self.partition = partition
         self.event = event
         self.handle = handle
+        # The message it came in (an InMessage): dead-lettered as it was if applying fails.
+        self.message = message
 
     def __lt__(self, other: Pending) -> bool:
         # Reached only on equal keys (a re-delivery): unordered, as the key alone decides.

@@ -56,6 +56,19 @@ class StateCache:
         # LRU cache evicts it before the flush).
         self.unwritten.setdefault(state.customer_id, [state, 0])[0] = state
 
+    def replace(self, state: CustomerState) -> None:
+        """`state` is the customer's truth from now on, in place of the object the cache
+        held (rebuilt after a step that raised half-way through changing it)."""
+        customer_id = state.customer_id
+        self.cache[customer_id] = state
+        if len(self.cache) > self.size:
+            self.cache.popitem(last=False)
+        if customer_id in self.dirty:
+            self.dirty[customer_id] = (state, self.dirty[customer_id][1])
+        entry = self.unwritten.get(customer_id)
+        if entry is not None:
+            entry[0] = state
+
     def flush(self, result: BatchResult) -> None:
         """Move every state changed since the last flush into `result`, as JSON and rows."""
         if not self.dirty:

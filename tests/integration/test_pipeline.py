@@ -50,10 +50,10 @@ INVALID = [
     (b"cust-x3", json.dumps({"event_id": "bad-2", "customer_id": "cust-x3",
                              "occurred_at": "2026-03-01T00:00:00Z", "order_id": "o",
                              "amount": -1}).encode()),
-    (b"someone-else", json.dumps({"event_id": "bad-3", "customer_id": "cust-x4",
-                                  "occurred_at": "2026-03-01T00:00:00Z", "order_id": "o",
-                                  "amount": 1}).encode()),
 ]
+# Keyed by someone else: re-routed to cust-x4's partition and applied there, once.
+MISPLACED = {"type": "purchase", "event_id": "moved-1", "customer_id": "cust-x4",
+             "occurred_at": "2026-03-01T00:00:00Z", "order_id": "o", "amount": 1}
 
 
 def reference_results(events: list[dict], settings: Settings) -> list[BatchResult]:
@@ -99,7 +99,7 @@ def _pandas_kpis(events: list[dict]) -> dict[str, float]:
     df = pd.DataFrame([e for e in events if e["type"] == "purchase"])
     df = df[df.get("kind", pd.Series(index=df.index)).fillna("order") == "order"]
     df = df.drop_duplicates("event_id")
-    df["at"] = pd.to_datetime(df["occurred_at"], utc=True)
+    df["at"] = pd.to_datetime(df["occurred_at"], utc=True, format="ISO8601")
     start, end = (pd.Timestamp(d, tz="UTC") for d in PERIOD)
     in_period = df[(df["at"] >= start) & (df["at"] < end)]
     buyers = in_period["customer_id"].unique()
@@ -127,7 +127,9 @@ def _run_pipeline(tmp_path, backend: Backend) -> None:
         raw = KafkaProducer(bootstrap_servers=stack.servers)
         for key, value in INVALID:
             raw.send("purchases", key=key, value=value)
+        raw.send("purchases", key=b"someone-else", value=json.dumps(MISPLACED).encode())
         raw.flush()
+        events = [*events, MISPLACED]
 
         status = stack.wait_idle(timeout_s=240)
         assert status.idle, status
@@ -148,9 +150,9 @@ def _run_pipeline(tmp_path, backend: Backend) -> None:
         unique = {e["event_id"]: e for e in events}
         by_type = Counter(e["type"] for e in unique.values())
         dlq = _read_topic(stack.servers, "dead-letter")
-        assert sorted(d["payload_b64"] for d in dlq) == sorted(
-            __import__("base64").b64encode(v).decode() for _, v in INVALID)
-        assert all(d["reason"] for d in dlq)
+        assert sorted(d["payload"].encode() for d in dlq) == sorted(v for _, v in INVALID)
+        assert all(d["reason"] and d["stage"] == "parse" for d in dlq)
+        assert status.worker["counters"]["rerouted"] == 1
 
         expected_alerts, expected_milestones = _expected_outputs(events, settings)
         assert expected_alerts and expected_milestones
@@ -188,7 +190,8 @@ def _cli(stack: LocalStack, *args: str) -> str:
 
 def test_pipeline_end_to_end_embedded(tmp_path):
     """Events, duplicates and invalid messages through real tansu + chDB give exact rows,
-    KPIs equal to pandas, the expected alerts/milestones and every invalid line dead-lettered."""
+    KPIs equal to pandas, the expected alerts/milestones, every invalid line dead-lettered
+    and a misplaced one re-routed and applied once."""
     started = time.monotonic()
     _run_pipeline(tmp_path, Backend("embedded"))
     print(f"embedded end-to-end run: {time.monotonic() - started:.1f} s "

@@ -119,6 +119,6 @@ def test_refused_requests_leave_the_sink_writable(chdb_dsn: str, tmp_path) -> No
     code, _ = sink.answer_query({"operation": "cookbook/unmerged_duplicates"})
     assert code == 200  # a read under readonly=1 leaves the session writable too
     batch = RowBatch()
-    batch.add("dead_letters", ("t", 0, 0, None, "r", "p", AT))
+    batch.add("dead_letters", ("t", 0, 0, None, "parse", "r", "p", "utf-8", 1, "", False, AT))
     sink.write(batch)
     assert client.query("SELECT count() FROM dead_letters").result_rows == [(1,)]

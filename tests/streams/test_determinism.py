@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import zlib
 from collections import Counter
 from datetime import UTC, datetime
 from functools import cache
@@ -15,6 +14,7 @@ import pytest
 from retention.analytics.model import BgNbdParams
 from retention.demo.synthetic import HistorySpec, generate_history
 from schemas import ChurnRiskAlert, Milestone, parse_event
+from streams.outputs import partition_for
 from streams.processor import InMessage, StreamProcessor
 from streams.signals.engine import Output, SignalEngine
 from streams.state import CustomerState
@@ -55,15 +55,14 @@ def _engine() -> SignalEngine:
 
 def replay(events: list[dict], partitions: int = 1, batch: int = 200) -> list[str]:
     """Feed events as Kafka messages through a fresh processor, then drain to the end."""
-    settings = processor_settings(**SIGNALS)
+    settings = processor_settings(kafka={"partitions": partitions}, **SIGNALS)
     proc = StreamProcessor(settings, _engine(), load_state=lambda _cid, _partition: None,
                            monotonic=FakeClock(0.0))  # frozen: no topic goes idle mid-run
     offsets = Offsets()
     messages = []
     for e in events:
         topic = TOPIC_OF[e["type"]]
-        # NOTE: a stable hash, like the producer's partitioner: Python's hash() is salted.
-        part = zlib.crc32(e["customer_id"].encode()) % partitions
+        part = partition_for(e["customer_id"].encode(), partitions)  # as producers do
         offset = offsets.take(topic, part)
         messages.append(InMessage(topic, part, offset, e["customer_id"].encode(),
                                   json.dumps(e).encode(), handle=(topic, part, offset)))

@@ -38,12 +38,14 @@ class Worker:
 
     def __init__(self, now: datetime = NOW, **signals: Any) -> None:
         self.now = now
-        settings = processor_settings(live_watermark=False, allowed_lateness_s=LATENESS,
-                                      **signals)
+        # One input partition: every key maps to partition 0, where send() puts it.
+        settings = processor_settings(kafka={"partitions": 1}, live_watermark=False,
+                                      allowed_lateness_s=LATENESS, **signals)
         self.engine = SignalEngine(settings.signals, wall_clock=lambda: self.now)
         # watermarks follow event time (and drain()): nothing idles mid-run
         self.proc = StreamProcessor(settings, self.engine, load_state=lambda _c, _p: None,
-                                    monotonic=FakeClock(0.0))
+                                    monotonic=FakeClock(0.0),
+                                    wall_time=lambda: self.now.timestamp())
         self.offsets = Offsets()
         self.results: list[BatchResult] = []
 

@@ -19,13 +19,14 @@ import pytest
 from retention.settings import Settings
 from schemas import InputEvent
 from sinks.base import RowBatch
-from streams.outputs import Record
+from streams.outputs import Record, partition_for
 from streams.pipeline import Pipeline
 from streams.processor import StreamProcessor
 from streams.signals import SignalEngine
 from tests.streams.helpers import FakeClock, at, purchase, wire
 
 IDLE_S = 10.0
+PARTITIONS = 2  # c0 maps to partition 0, c1 and c2 to partition 1
 
 
 @dataclass
@@ -143,7 +144,8 @@ class Glue:
 
 
 def build(commit_interval_s: float = 1.0, generation: int = 1) -> Glue:
-    settings = Settings(worker={"commit_interval_s": commit_interval_s},  # type: ignore[arg-type]
+    settings = Settings(kafka={"partitions": PARTITIONS},  # type: ignore[arg-type]
+                        worker={"commit_interval_s": commit_interval_s},  # type: ignore[arg-type]
                         signals={"idle_watermark_after_s": IDLE_S,  # type: ignore[arg-type]
                                  "live_watermark": False,
                                  # events dated 2026 against the real wall clock: publish
@@ -167,8 +169,10 @@ def build(commit_interval_s: float = 1.0, generation: int = 1) -> Glue:
     return Glue(pipeline, consumer, store, sink, publisher, clock, timeline, crashes)
 
 
-def msg(event: InputEvent, offset: int, partition: int = 0, generation: int = 1) -> FakeMessage:
-    return FakeMessage("purchases", partition, offset, event.customer_id.encode(), wire(event),
+def msg(event: InputEvent, offset: int, generation: int = 1) -> FakeMessage:
+    """The message in the partition its key maps to, as a producer would send it."""
+    key = event.customer_id.encode()
+    return FakeMessage("purchases", partition_for(key, PARTITIONS), offset, key, wire(event),
                        generation)
 
 
@@ -243,13 +247,13 @@ def test_hand_over_flushes_before_releasing_partitions() -> None:
     """A rebalance stores every processed state and acks it before the partition is let go."""
     async def scenario() -> None:
         glue = build(commit_interval_s=3600)
-        await process_and_release(glue, [msg(purchase("c1", at(0)), 0),
-                                         msg(purchase("c2", at(1)), 0, partition=1)])
+        await process_and_release(glue, [msg(purchase("c0", at(0)), 0),
+                                         msg(purchase("c1", at(1)), 0)])
         assert glue.consumer.acked == []
         await glue.pipeline.hand_over({0})
         assert {m.offset for m in glue.consumer.acked} == {0}
         assert len(glue.consumer.acked) == 2
-        assert set(glue.store.states) == {"c1", "c2"}
+        assert set(glue.store.states) == {"c0", "c1"}
         assert glue.timeline.index("state stored") < glue.timeline.index("ack purchases:0")
         assert 0 not in glue.pipeline.processor.partitions
         assert 1 in glue.pipeline.processor.partitions

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from streams.processor.reorder import Pending, ReorderBuffer, WatermarkPolicy
 
-from .helpers import HOUR, FakeClock, at, processor_settings, purchase
+from .helpers import HOUR, FakeClock, Offsets, at, message, processor_settings, purchase
 
 TOPICS = ["purchases", "support-events", "survey-responses"]
 
 
 def pending(hours: float, event_id: str) -> Pending:
     event = purchase("c1", at(hours=hours), event_id=event_id)
-    return Pending(event.occurred_at.timestamp(), 0, event, handle=event_id)
+    return Pending(event.occurred_at.timestamp(), 0, event, handle=event_id,
+                   message=message(event, Offsets()))
 
 
 def test_events_leave_in_event_time_then_event_id_order_up_to_the_watermark() -> None:
