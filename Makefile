@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test faults lint bench up clean lock
+.PHONY: demo test faults lint bench up clean lock browser
 
 # requirements.lock pins every package to the version the tests passed with.
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -34,7 +34,12 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: $(VENV)/.installed-dev
+# The report's browser test (tests/report/test_browser.py) loads the page in Debian's
+# headless Chromium; CI runs as root on Debian, so this installs it on a fresh machine.
+browser:
+	command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+test: $(VENV)/.installed-dev browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q

@@ -7,7 +7,10 @@ Generates three years of history with SQL (numbers() + hashes, so a run is repro
 lets the materialized views fill the pre-aggregates, then prints per KPI the median of 3
 runs on the pre-aggregates and on raw tables (baseline: the KPI's own SQL with
 purchase_days / customer_purchase_span swapped for subqueries over `purchases FINAL`), the
-`kpi all` total and the `model fit` time. Targets: each KPI < 1 s, all < 5 s, fit < 60 s.
+same for each retention insight (sql/retention: cohorts, lifecycle, stickiness, run as
+named operations; they read the raw events themselves, so there is no baseline), the
+`kpi all` total and the `model fit` time. Targets: each KPI and insight < 1 s, all < 5 s,
+fit < 60 s.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from retention.analytics.insights import CohortQuery, PeriodRange, parse_brackets
 from retention.analytics.kpis import KPIS, Period, load_sql, parameters_for, run_all
 from retention.analytics.model_fit import fit_model
 from retention.settings import Settings
@@ -38,6 +42,29 @@ PERIOD = Period(dt.date(2024, 1, 1), dt.date(2025, 1, 1))
 # model fit has something to recover; calibrated to ~10 purchases per customer.
 TRUE_BGNBD = {"r": 0.8, "alpha": 11.0, "a": 1.3, "b": 10.0}
 TRUE_GG = {"p": 6.0, "q": 4.0, "v": 60.0}
+
+
+def insights() -> list[tuple[str, str, dict[str, Any]]]:
+    """(label, operation, parameters) of each retention insight timed, over PERIOD: the
+    default shapes, plus a time zone and events other than purchases."""
+    months = PeriodRange(PERIOD.start, PERIOD.end, "month", "UTC")
+    weeks = PeriodRange(PERIOD.start, PERIOD.end, "week", "Europe/Berlin")
+    cohorts = {
+        "cohorts first month x12": CohortQuery(months),
+        "cohorts recurring month x12": CohortQuery(months, cohort="recurring"),
+        "cohorts first week on-or-after": CohortQuery(weeks, intervals=26, mode="on_or_after"),
+        "cohorts first any->purchase": CohortQuery(months, start_event="any"),
+        "cohorts brackets 1-7,8-30,31-90": CohortQuery(
+            weeks, brackets=parse_brackets("1-7,8-30,31-90")),
+        "cohorts brackets recurring": CohortQuery(
+            months, cohort="recurring", brackets=parse_brackets("1-7,8-30,31-90")),
+    }
+    timed = [(label, q.operation, q.parameters()) for label, q in cohorts.items()]
+    for label, periods in (("month", months), ("week", weeks)):
+        activity = {**periods.parameters(), "event": "purchase"}
+        timed += [(f"lifecycle {label}", "retention/lifecycle", activity),
+                  (f"stickiness {label}", "retention/stickiness", activity)]
+    return timed
 
 
 def generate(client: Any, customers: int) -> None:
@@ -156,6 +183,9 @@ def main() -> None:
                 continue
             slow = median_seconds(lambda s=baseline, p=params: runner.query(s, p))
             print(f"{kpi.name:<32} {fast:>10.3f} {slow:>10.3f} {slow / fast:>8.1f}x")
+        for label, operation, params in insights():
+            took = median_seconds(lambda o=operation, p=params: runner.run(o, p))
+            print(f"{label:<32} {took:>10.3f} {'-':>10} {'-':>9}")
 
         total = median_seconds(lambda: run_all(runner, PERIOD, settings))
         print(f"\n{'kpi all (every scalar KPI)':<32} {total:>10.3f}")

@@ -7,12 +7,23 @@ compose and cluster modes is done here and nowhere else.
 
 from __future__ import annotations
 
+import ipaddress
+import zoneinfo
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    Field,
+    FilePath,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,10 +54,27 @@ class KafkaSettings(BaseModel):
     # (streams/broker_compat.py); "auto" means tansu exactly when no servers are configured
     # (the embedded broker `retention up` started). Launchers of tansu set it explicitly.
     broker_kind: Literal["auto", "kafka", "tansu"] = "auto"
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str | None = None
+    # Secured clusters: every client of the project (the worker's Faust app and producer,
+    # the CLI's admin, consumers and publisher) gets these through one function,
+    # retention.kafka.client_security.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    # CA bundle (PEM) that signs the brokers' certificates; None = the system's CAs.
+    ssl_cafile: FilePath | None = None
+    # How long a CLI client waits for the broker (connection, TLS, SASL) before it gives
+    # up with exit 3: a wrong address or password is an error, never a hang.
+    connect_timeout_s: float = Field(10.0, gt=0)
+    # The largest input message (key + value) the worker takes; larger ones are
+    # dead-lettered with an excerpt, their size and a sha256, and no dead letter is larger.
+    # Keep it at or below the brokers' message.max.bytes (Apache Kafka: 1 MiB by default).
+    max_message_bytes: int = Field(1_048_576, ge=16_384)
+    # A message not keyed by its customer_id, or not in the partition that key maps to (a
+    # keyless producer, or one with another partitioner): "reroute" produces it again keyed
+    # by customer_id (a repartition hop) and acknowledges the original once that is durable;
+    # "dead-letter" refuses it. Never applied to the wrong partition's state either way.
+    misplaced_events: Literal["reroute", "dead-letter"] = "reroute"
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
@@ -70,10 +98,36 @@ class KafkaSettings(BaseModel):
     def group_id(self) -> str:
         return f"{self.topic_prefix}{self.consumer_group}"
 
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def uses_ssl(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    @model_validator(mode="after")
+    def _security_is_complete(self) -> Self:
+        if self.uses_sasl and not (self.sasl_mechanism and self.sasl_username
+                                   and self.sasl_password):
+            raise ValueError(f"security_protocol {self.security_protocol} needs "
+                             "RETENTION_KAFKA__SASL_MECHANISM, __SASL_USERNAME and "
+                             "__SASL_PASSWORD")
+        if self.sasl_mechanism and not self.uses_sasl:
+            raise ValueError(f"RETENTION_KAFKA__SASL_MECHANISM is set but security_protocol "
+                             f"{self.security_protocol} does not use SASL")
+        if self.ssl_cafile is not None and not self.uses_ssl:
+            raise ValueError(f"RETENTION_KAFKA__SSL_CAFILE is set but security_protocol "
+                             f"{self.security_protocol} does not use SSL")
+        return self
+
 
 class ClickHouseSettings(BaseModel):
     # `chdb:///path` = embedded chDB folder; `http(s)://user:pass@host:port/db` = a server.
     dsn: SecretStr = SecretStr("chdb:///./var/clickhouse")
+    # A user with the read-only role (sql/roles/roles.sql) for `retention kpi`, `query` and
+    # `model show` against a server; unset, they use `dsn`. Never used to migrate.
+    readonly_dsn: SecretStr | None = None
     # Overrides the DSN's database; tests give each run its own.
     database: str | None = None
     client_name: str = "retention-pipeline"
@@ -139,6 +193,11 @@ class SignalSettings(BaseModel):
     # Events may arrive out of event-time order by up to this much and still be
     # processed in order (replays and live runs then raise the same alerts).
     allowed_lateness_s: float = Field(5.0, ge=0)
+    # Event-time sanity: an event more than this far ahead of the worker's wall clock, or
+    # before min_event_time, is dead-lettered; so no event moves a watermark past the wall
+    # clock plus this skew (a year-9999 event would fire every absence rule at once).
+    max_future_skew_s: float = Field(86_400.0, ge=0)
+    min_event_time: AwareDatetime = datetime(2000, 1, 1, tzinfo=UTC)
     # Live mode: an idle partition's watermark follows the wall clock after this long.
     idle_watermark_after_s: float = Field(10.0, gt=0)
     # Off: watermarks follow event time only (pure replays, tests); on: idle partitions
@@ -148,6 +207,16 @@ class SignalSettings(BaseModel):
     state_cache_size: int = Field(200_000, ge=1)
     # Recent event ids kept per customer to drop re-deliveries before they touch state.
     recent_event_ids: int = Field(64, ge=1)
+    # An output decided more than this long before the wall clock that raises it is
+    # historical (an import, or catching up after downtime): stored in ClickHouse, flagged,
+    # and not published, since subscribers act on what they receive. `inf` makes every
+    # output live.
+    live_horizon_s: float = Field(86_400.0, gt=0)
+    # Publish historical outputs too (flagged), for a team that wants to see its backlog.
+    publish_historical: bool = False
+    # `anniversary` needs a purchase in [anniversary - this, anniversary): Settings sets it
+    # from RETENTION_ACTIVITY_WINDOW_DAYS, the KPIs' "active" window, unless it is set here.
+    activity_window_days: int = Field(365, ge=1)
 
 
 class ModelSettings(BaseModel):
@@ -159,9 +228,16 @@ class ModelSettings(BaseModel):
     reload_interval_s: float = Field(60.0, gt=0)
 
 
+# A bearer token shorter than this is refused: guessable tokens are no protection.
+MIN_API_TOKEN_CHARS = 16
+
+
 class WorkerSettings(BaseModel):
+    # The HTTP API (status and named read operations) listens on loopback by default; any
+    # other address needs api_token, which every request then carries as a bearer token.
     web_host: str = "127.0.0.1"
     web_port: int = 6066
+    api_token: SecretStr | None = None
     # Faust commits acknowledged offsets this often; customer states are flushed to the
     # table (and ClickHouse) at the same pace, latest version per customer.
     commit_interval_s: float = Field(1.0, gt=0)
@@ -179,6 +255,32 @@ class WorkerSettings(BaseModel):
     restart_initial_s: float = Field(1.0, gt=0)
     restart_max_s: float = Field(30.0, gt=0)
 
+    @property
+    def web_is_loopback(self) -> bool:
+        if self.web_host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.web_host).is_loopback
+        except ValueError:  # a host name: it may resolve to any interface
+            return False
+
+    def auth_headers(self) -> dict[str, str]:
+        """What a client sends the worker's HTTP API: the token as a bearer, if one is set."""
+        token = self.api_token.get_secret_value() if self.api_token else ""
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    @model_validator(mode="after")
+    def _remote_api_needs_a_token(self) -> Self:
+        token = self.api_token.get_secret_value() if self.api_token else ""
+        if self.api_token is not None and len(token) < MIN_API_TOKEN_CHARS:
+            raise ValueError(f"RETENTION_WORKER__API_TOKEN must have at least "
+                             f"{MIN_API_TOKEN_CHARS} characters")
+        if not self.web_is_loopback and not token:
+            raise ValueError(f"RETENTION_WORKER__WEB_HOST={self.web_host} is not a loopback "
+                             "address: set RETENTION_WORKER__API_TOKEN (a long random secret) "
+                             "so the worker's HTTP API answers only callers that have it")
+        return self
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -188,6 +290,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     activity_window_days: int = Field(365, ge=1)
     lifespan_cap_years: float = Field(20.0, gt=0)
+    # The IANA time zone retention insights (`retention cohorts`, `lifecycle`, `stickiness`)
+    # cut days, weeks and months in; their --tz option overrides it.
+    reporting_timezone: str = "UTC"
     kafka: KafkaSettings = KafkaSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     sink: SinkSettings = SinkSettings()
@@ -201,6 +306,22 @@ class Settings(BaseSettings):
             raise ValueError("worker.hand_over_timeout_s must be shorter than "
                              "kafka.session_timeout_s: a rebalance must not wait it out")
         return self
+
+    @model_validator(mode="after")
+    def _signals_share_the_activity_window(self) -> Settings:
+        if "activity_window_days" not in self.signals.model_fields_set:
+            self.signals = self.signals.model_copy(
+                update={"activity_window_days": self.activity_window_days})
+        return self
+
+    @field_validator("reporting_timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"not an IANA time zone: {name!r}") from exc
+        return name
 
     @property
     def run_file(self) -> Path:

@@ -1,7 +1,9 @@
 """What the stream publishes on `churn-risk` and `milestones`: the subscribers' contract.
 
 Ids are deterministic (the same input history yields the same id), so a re-delivery after
-a crash carries an id the subscriber has seen: subscribers dedupe by it.
+a crash carries an id the subscriber has seen: subscribers dedupe by it. `historical` says
+whether an output is news (live) or history the pipeline caught up on; historical outputs
+are published only where a deployment asks for them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ MilestoneKind = Literal[
     "win_back",
 ]
 RiskLevel = Literal["low", "medium", "high"]
+# Delivery, not decision: the same history yields the same outputs either way.
+_HISTORICAL = ("true when decided more than the live horizon (default 24 h) before it was "
+               "raised: history imported or caught up on, not news to act on")
 
 
 class _Output(BaseModel):
@@ -71,6 +76,7 @@ class ChurnRiskAlert(_Output):
     rule_id: RuleId
     decided_at: datetime = Field(description="event time of the decision")
     raised_at: datetime = Field(description="wall-clock time the worker raised it")
+    historical: bool = Field(description=_HISTORICAL)
     score: Annotated[int, Field(ge=0, le=100)]
     level: RiskLevel
     rules: list[RuleHit]
@@ -89,19 +95,40 @@ class Milestone(_Output):
     detail: str
     decided_at: datetime = Field(description="event time of the decision")
     raised_at: datetime = Field(description="wall-clock time the worker raised it")
+    historical: bool = Field(description=_HISTORICAL)
     trigger_event_id: str | None = None
     state: CustomerSnapshot
 
 
-class DeadLetter(_Output):
-    """An input message that could not be used, with everything needed to replay it."""
+# Bounds of a dead letter's free-text fields: with the payload bounded by the producer's
+# limit (RETENTION_KAFKA__MAX_MESSAGE_BYTES), no dead letter can exceed that limit.
+DEAD_LETTER_KEY_MAX = 256
+DEAD_LETTER_REASON_MAX = 2000
+# Where the message was refused: over the size limit; not a valid event; an event time out
+# of bounds; in the wrong partition (or not keyed by its customer_id); or its processing
+# raised (the event is then in the raw tables too, but did not change the customer's state).
+DeadLetterStage = Literal["size", "parse", "event_time", "placement", "processing"]
 
-    schema_version: Literal[1] = 1
+
+class DeadLetter(_Output):
+    """An input message that could not be used: where it is, why, and its bytes (whole, or
+    a bounded excerpt with the original's size and sha256)."""
+
+    schema_version: Literal[2] = 2
     topic: str
     partition: int
     offset: int
-    key: str | None
-    reason: str
-    payload: str = Field(description="the original bytes, UTF-8 decoded with replacement")
-    payload_b64: str = Field(description="the original bytes, base64")
+    key: str | None = Field(description=(
+        f"the message key, UTF-8 decoded with replacement; its first {DEAD_LETTER_KEY_MAX} "
+        "characters"), max_length=DEAD_LETTER_KEY_MAX)
+    stage: DeadLetterStage
+    reason: str = Field(max_length=DEAD_LETTER_REASON_MAX)
+    payload: str = Field(description=(
+        "the original value: as text when it is valid UTF-8, else base64 (payload_encoding); "
+        "only its first bytes when payload_truncated. The whole message stays readable at "
+        "topic/partition/offset while the input topic retains it"))
+    payload_encoding: Literal["utf-8", "base64"]
+    payload_bytes: Annotated[int, Field(ge=0, description="size of the original value")]
+    payload_sha256: str = Field(description="hex sha256 of the original value")
+    payload_truncated: bool
     failed_at: datetime

@@ -43,3 +43,26 @@ class Envelope(BaseModel):
     occurred_at: EventTime
     schema_version: Annotated[int, Field(ge=1, le=1)] = 1
     source: Annotated[str, Field(max_length=128)] | None = None
+
+
+def event_time_problem(ts: float, *, now: float, max_future_skew_s: float,
+                       earliest: float) -> str | None:
+    """Why an event that occurred at epoch `ts` cannot be used when the wall clock says
+    `now`, or None: at most `max_future_skew_s` ahead of it, and not before `earliest`.
+
+    Event time drives every decision: one far-future event would drag its partition's
+    watermark years ahead (firing every absence rule there at once), one from year 1 would
+    open a customer's history before any real one.
+    """
+    if ts > now + max_future_skew_s:
+        return (f"occurred_at {_iso(ts)} is more than {max_future_skew_s:g} s ahead of the "
+                f"wall clock ({_iso(now)}; limit RETENTION_SIGNALS__MAX_FUTURE_SKEW_S): the "
+                "producer's clock or data is wrong")
+    if ts < earliest:
+        return (f"occurred_at {_iso(ts)} is before {_iso(earliest)}, the earliest event time "
+                "accepted (RETENTION_SIGNALS__MIN_EVENT_TIME)")
+    return None
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")

@@ -1,6 +1,6 @@
 """The worker's ClickHouse: one insert per table per batch, retried until it lands (or the
 worker lets its partitions go), and the few reads the worker makes (seed states, the latest
-model, the CLI's queries), all on one client under one lock."""
+model, the CLI's named operations), all on one client under one lock."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from retention.analytics.model import FittedModel
 from retention.settings import SinkSettings
 from sinks.base import RowBatch, SinkBackpressure
 from sinks.model_store import load_latest_model
-from sinks.reader import query_answer
+from sinks.operations import OperationRefused, run_operation
+from sinks.reader import operation_answer
 from sinks.rows import COLUMNS
 from sinks.sql_files import read_sql
 
@@ -123,16 +124,22 @@ class ClickHouseSink:
         with self.lock:
             return load_latest_model(self.client)
 
-    def answer_query(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Run a WorkerRunner's request read-only (the worker's `/query/` view): the CLI
-        cannot open the embedded folder this process holds. Failures come back as
-        {"error": the database's message}."""
+    def answer_query(self, request: Any) -> tuple[int, dict[str, Any]]:
+        """Run a named operation for the worker's HTTP API: (HTTP status, JSON body).
+
+        `request` is the caller's JSON, {"operation": name, "parameters": {...}}; SQL is
+        never taken from it (sinks/operations.py). 400: refused before any query; 500: the
+        database failed (its own message)."""
+        if not isinstance(request, dict) or set(request) - {"operation", "parameters"}:
+            return 400, {"error": 'expected {"operation": name, "parameters": {...}}'}
+        parameters = request.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            return 400, {"error": "parameters must be an object"}
         try:
             with self.lock:
-                result = self.client.query(
-                    request["sql"], parameters=request.get("parameters") or {},
-                    settings={"readonly": 2},
-                )
-            return query_answer(result)
+                result = run_operation(self.client, request.get("operation"), parameters)
+        except OperationRefused as exc:  # raised before any query runs
+            return 400, {"error": str(exc)}
         except Exception as exc:  # the caller gets the database's own message
-            return {"error": str(exc)}
+            return 500, {"error": str(exc)}
+        return 200, operation_answer(result)

@@ -21,15 +21,23 @@ def chdb_path(dsn: str) -> Path:
     return Path(path).resolve()
 
 
-def create_client(settings: Settings) -> Client:
+def create_client(settings: Settings, *, read_only: bool = False) -> Client:
+    """The writer's client (the sink, migrations, model fit), or with `read_only` the
+    reader's: the read-only DSN when configured, in a read-only session, creating nothing."""
     ch = settings.clickhouse
     dsn = ch.dsn.get_secret_value()
+    if read_only and ch.readonly_dsn is not None:
+        dsn = ch.readonly_dsn.get_secret_value()
     database = ch.database_name
-    if ch.is_embedded:
+    session = {"readonly": 1} if read_only else {}
+    if dsn.startswith("chdb://"):
         folder = chdb_path(dsn)
         folder.mkdir(parents=True, exist_ok=True)
-        client = clickhouse_connect.get_client(interface="chdb", path=str(folder))
+        # The setting belongs to this client's own chDB session (each client has one).
+        client = clickhouse_connect.get_client(interface="chdb", path=str(folder),
+                                               settings=session)
     else:
+        # A server applies the read-only user's profile itself (sql/roles/roles.sql).
         client = clickhouse_connect.get_client(
             dsn=dsn,
             client_name=ch.client_name,
@@ -37,6 +45,8 @@ def create_client(settings: Settings) -> Client:
             database="default",
         )
     if database != "default":
-        client.command(read_sql("queries/create_database.sql"), parameters={"database": database})
+        if not read_only:
+            client.command(read_sql("queries/create_database.sql"),
+                           parameters={"database": database})
         client.database = database
     return client

@@ -16,6 +16,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from retention.analytics.model import BgNbdParams, FittedModel, GammaGammaParams, Predictions
+from sinks.operations import run_operation
 from sinks.reader import QueryResult, QueryRunner
 from sinks.rows import COLUMNS
 from sinks.sql_files import read_sql
@@ -52,14 +53,13 @@ def _datetime(value: Any) -> dt.datetime:
 def load_latest_model(source: QueryRunner | Client) -> FittedModel | None:
     """The newest stored model, or None before the first `retention model fit`.
 
-    ``source`` is a QueryRunner (the CLI's, possibly the worker's query view) or a
+    ``source`` is a QueryRunner (the CLI's, possibly the worker's operations view) or a
     clickhouse-connect client (the worker's own).
     """
-    sql = read_sql("model/latest_model.sql")
     if isinstance(source, Client):
-        result = QueryResult.of(source.query(sql, {}))
+        result = QueryResult.of(run_operation(source, "model/latest_model", {}))
     else:
-        result = source.query(sql, {})
+        result = source.run("model/latest_model", {})
     if not result.rows:
         return None
     row = dict(zip(result.columns, result.rows[0], strict=True))
@@ -87,7 +87,7 @@ def save_model(client: Client, model: FittedModel, predictions: Predictions) -> 
     """Store predictions, then the params row: a visible version is always complete.
 
     ``client`` is a clickhouse-connect client (writes do not go through the worker's
-    read-only query view).
+    read-only operations).
     """
     n = predictions.customer_ids.size
     m_x = [None if math.isnan(v) else v for v in predictions.m_x.tolist()]

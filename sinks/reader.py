@@ -1,9 +1,9 @@
-"""Reading ClickHouse from the CLI, wherever it is.
+"""Reading ClickHouse from the CLI, wherever it is, through named operations only.
 
-A ClickHouse server, or an embedded chDB folder no worker holds, is queried directly.
-An embedded folder held by a running worker (chDB allows one process per folder) is
-queried through that worker's `/query/` view; both ends of that exchange are here
-(`WorkerRunner` asks, `query_answer` is what the view sends back).
+A ClickHouse server, or an embedded chDB folder no worker holds, is read directly
+(`ClientRunner`). An embedded folder held by a running worker (chDB allows one process per
+folder) is read through that worker's HTTP API (`WorkerRunner`), which runs the same named
+operations (sinks/operations.py) and nothing else; `operation_answer` is what it sends back.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,10 +24,14 @@ from retention.embedded.runfile import read_run_file
 from retention.settings import Settings
 from sinks.client import create_client
 from sinks.migrations import migrate
+from sinks.operations import run_operation
+
+# The worker's view of named operations; the CLI posts {"operation", "parameters"} to it.
+OPERATIONS_PATH = "/operations/"
 
 
 class QueryError(RuntimeError):
-    """ClickHouse refused a query; the message is the database's own."""
+    """A query was refused or failed; the message is the database's or the worker's own."""
 
 
 @dataclass(frozen=True)
@@ -44,17 +49,30 @@ class QueryResult:
 
 
 class QueryRunner(Protocol):
-    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult: ...
+    def run(self, operation: str, parameters: Mapping[str, Any]) -> QueryResult:
+        """The rows of a named operation (sinks/operations.py)."""
 
     def close(self) -> None: ...
 
 
 class ClientRunner:
-    """Runs queries on a clickhouse-connect client this process owns (migrated on open)."""
+    """Runs operations on a clickhouse-connect client this process owns.
 
-    def __init__(self, settings: Settings) -> None:
-        self.client = create_client(settings)
-        migrate(self.client)
+    The writer (default) migrates on open; `read_only` connects with the read-only DSN
+    when one is configured, in a read-only session, and never migrates or creates anything.
+    `query` runs any SQL: for code that holds the database itself (the demo, bench, tests).
+    """
+
+    def __init__(self, settings: Settings, *, read_only: bool = False) -> None:
+        self.client = create_client(settings, read_only=read_only)
+        if not read_only:
+            migrate(self.client)
+
+    def run(self, operation: str, parameters: Mapping[str, Any]) -> QueryResult:
+        try:
+            return QueryResult.of(run_operation(self.client, operation, parameters))
+        except Exception as exc:  # refused or failed: the caller gets the message
+            raise QueryError(str(exc)) from exc
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
         try:
@@ -68,22 +86,29 @@ class ClientRunner:
 
 
 class WorkerRunner:
-    """Runs read-only queries inside the running worker that holds the chDB folder."""
+    """Runs named operations inside the running worker that holds the chDB folder."""
 
-    def __init__(self, worker_url: str, timeout_s: float = 120) -> None:
-        self.url = worker_url.rstrip("/") + "/query/"
+    def __init__(self, worker_url: str, headers: Mapping[str, str] | None = None,
+                 timeout_s: float = 120) -> None:
+        self.url = worker_url.rstrip("/") + OPERATIONS_PATH
+        # headers: WorkerSettings.auth_headers(), the API token when one is set.
+        self.headers = {"Content-Type": "application/json", **(headers or {})}
         self.timeout_s = timeout_s
 
-    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
-        body = json.dumps({"sql": sql, "parameters": parameters or {}}, default=str).encode()
-        request = urllib.request.Request(
-            self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
-        )
+    def run(self, operation: str, parameters: Mapping[str, Any]) -> QueryResult:
+        body = json.dumps({"operation": operation, "parameters": _jsonable(dict(parameters))})
+        request = urllib.request.Request(self.url, data=body.encode(), method="POST",
+                                         headers=self.headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 payload = json.load(response)
         except urllib.error.HTTPError as exc:
-            payload = json.loads(exc.read() or b"{}")
+            if exc.code == 401:
+                raise QueryError("the worker refused the API token: set "
+                                 "RETENTION_WORKER__API_TOKEN to the worker's") from exc
+            payload = _error_payload(exc)
+        except OSError as exc:
+            raise QueryError(f"the worker at {self.url} does not answer: {exc}") from exc
         if "error" in payload:
             raise QueryError(payload["error"])
         return QueryResult(payload["columns"], payload["rows"])
@@ -92,9 +117,19 @@ class WorkerRunner:
         pass
 
 
-def query_answer(result: ClientQueryResult) -> dict[str, Any]:
-    """What the worker's `/query/` view sends a WorkerRunner: {"columns", "rows"}, values
-    made JSON-safe (dates as ISO text); a failure is sent as {"error": message}."""
+def _error_payload(exc: urllib.error.HTTPError) -> dict[str, Any]:
+    try:
+        payload = json.loads(exc.read() or b"{}")
+    except ValueError:
+        payload = {}
+    if not isinstance(payload, dict) or "error" not in payload:
+        return {"error": f"the worker answered HTTP {exc.code}"}
+    return payload
+
+
+def operation_answer(result: ClientQueryResult) -> dict[str, Any]:
+    """What the worker's operations view sends a WorkerRunner: {"columns", "rows"}, values
+    made JSON-safe (dates as ISO text)."""
     return {"columns": list(result.column_names),
             "rows": _jsonable([list(r) for r in result.result_rows])}
 
@@ -111,10 +146,18 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def worker_holding_folder(settings: Settings) -> str | None:
+    """The URL of the running worker that holds the embedded chDB folder, if one does."""
+    if not settings.clickhouse.is_embedded:
+        return None
+    run = read_run_file(settings.run_file)
+    return run.worker_url if run is not None else None
+
+
 def open_runner(settings: Settings) -> QueryRunner:
-    """The running worker's query view when it holds the embedded folder, else a client."""
-    if settings.clickhouse.is_embedded:
-        run = read_run_file(settings.run_file)
-        if run is not None:
-            return WorkerRunner(run.worker_url)
-    return ClientRunner(settings)
+    """The running worker's operations view when it holds the embedded folder, else a
+    client: the read-only one when a read-only DSN is configured."""
+    worker_url = worker_holding_folder(settings)
+    if worker_url is not None:
+        return WorkerRunner(worker_url, settings.worker.auth_headers())
+    return ClientRunner(settings, read_only=settings.clickhouse.readonly_dsn is not None)

@@ -27,18 +27,22 @@ COLUMNS: dict[str, list[str]] = {
         *_KAFKA_META,
     ],
     "churn_risk_alerts": [
-        "alert_id", "customer_id", "rule_id", "decided_at", "raised_at", "score", "level",
-        "rules", "payload",
+        "alert_id", "customer_id", "rule_id", "decided_at", "raised_at", "historical", "score",
+        "level", "rules", "payload",
     ],
     "milestones": [
-        "milestone_id", "customer_id", "kind", "value", "decided_at", "raised_at", "payload",
+        "milestone_id", "customer_id", "kind", "value", "decided_at", "raised_at", "historical",
+        "payload",
     ],
     "customer_state": [
         "customer_id", "version", "updated_at", "orders", "revenue", "first_purchase_at",
         "last_purchase_at", "open_tickets", "latest_nps", "latest_csat", "risk_score",
         "open_risk_rules", "state",
     ],
-    "dead_letters": ["topic", "partition", "offset", "key", "reason", "payload", "failed_at"],
+    "dead_letters": [
+        "topic", "partition", "offset", "key", "stage", "reason", "payload", "payload_encoding",
+        "payload_bytes", "payload_sha256", "payload_truncated", "failed_at",
+    ],
     "model_params": [
         "version", "fitted_at", "as_of", "horizon_days", "r", "alpha", "a", "b", "p", "q", "v",
         "customers", "repeat_customers", "bgnbd_log_likelihood", "gg_log_likelihood",
@@ -82,15 +86,17 @@ def alert_row(alert: ChurnRiskAlert, payload: str) -> Row:
     """`payload` is the alert's JSON, serialised once for the topic and the table."""
     f = alert.__dict__  # as in event_row: once per output, skip BaseModel's __getattr__ hook
     return (f["alert_id"], f["customer_id"], f["rule_id"], f["decided_at"], f["raised_at"],
-            f["score"], f["level"], [r.__dict__["rule_id"] for r in f["rules"]], payload)
+            f["historical"], f["score"], f["level"], [r.__dict__["rule_id"] for r in f["rules"]],
+            payload)
 
 
 def milestone_row(milestone: Milestone, payload: str) -> Row:
     f = milestone.__dict__
     return (f["milestone_id"], f["customer_id"], f["kind"], f["value"], f["decided_at"],
-            f["raised_at"], payload)
+            f["raised_at"], f["historical"], payload)
 
 
 def dead_letter_row(letter: DeadLetter) -> Row:
-    return (letter.topic, letter.partition, letter.offset, letter.key, letter.reason,
-            letter.payload, letter.failed_at)
+    return (letter.topic, letter.partition, letter.offset, letter.key, letter.stage,
+            letter.reason, letter.payload, letter.payload_encoding, letter.payload_bytes,
+            letter.payload_sha256, letter.payload_truncated, letter.failed_at)

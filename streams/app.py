@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+from faust.types.auth import CredentialsT
 
-from retention.kafka import bootstrap_servers
-from retention.settings import Settings
+from retention.kafka import bootstrap_servers, client_security
+from retention.settings import KafkaSettings, Settings
 from streams import web
 from streams.agents import customer_events, model_refresh, watermark_clock
 from streams.output_producer import OutputProducer
@@ -26,6 +27,22 @@ from streams.topics import Topics
 TRANSPORT_SCHEME = "retention-kafka"
 
 
+def broker_credentials(kafka: KafkaSettings) -> CredentialsT | None:
+    """Faust's form of `client_security`: Faust hands its aiokafka consumer, producer and
+    admin client these (its `credentials_to_aiokafka_auth` gives back the same options)."""
+    security = client_security(kafka)
+    if kafka.uses_sasl:
+        return faust.SASLCredentials(
+            username=security["sasl_plain_username"],
+            password=security["sasl_plain_password"],
+            mechanism=security["sasl_mechanism"],
+            ssl_context=security.get("ssl_context"),
+        )
+    if kafka.uses_ssl:
+        return faust.SSLCredentials(security["ssl_context"])
+    return None
+
+
 def build_faust_app(settings: Settings, servers: str) -> faust.App:
     """The Faust app alone: no broker or store URL lives in code."""
     k = settings.kafka
@@ -33,6 +50,7 @@ def build_faust_app(settings: Settings, servers: str) -> faust.App:
     return faust.App(
         k.group_id,
         broker=[f"{TRANSPORT_SCHEME}://{s}" for s in servers.split(",")],
+        broker_credentials=broker_credentials(k),
         # RocksDB keeps table state on local disk, so a restarted worker does not depend
         # on replaying the whole changelog (see README, "Operations").
         store="rocksdb://",
@@ -51,6 +69,13 @@ def build_faust_app(settings: Settings, servers: str) -> faust.App:
         web_host=settings.worker.web_host,
         web_port=settings.worker.web_port,
         web_bind=settings.worker.web_host,
+        # Only the project's own views (streams/web.py): Faust's table pages would serve
+        # customer state, its router the cluster's worker URLs, the rest internals.
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
         key_serializer="raw",
         value_serializer="raw",
     )
@@ -88,7 +113,7 @@ def build_worker(settings: Settings) -> Worker:
     customer_events.register(app, topics, pipeline, settings)
     watermark_clock.register(app, pipeline, settings)
     model_refresh.register(app, pipeline, settings)
-    web.register(app, pipeline, sink)
+    web.register(app, settings.worker, pipeline, sink)
 
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kw: Any) -> None:
         revoked: set[Any] = args[0]  # Faust sends the revoked TPs

@@ -120,9 +120,8 @@ class Pipeline:
             self.processor.flush(result)
             if result.flush is None and self.unacked > self.processor.buffered():
                 # Nothing changed since the last flush, which is queued ahead of this one,
-                # but messages processed since wait for one: an empty flush marks them
-                # durable (re-sent duplicates change no state; they would wait for some
-                # other customer's change to be acknowledged, forever at the end of a run).
+                # but messages processed since wait for one (e.g. only re-delivered events):
+                # an empty flush marks them durable.
                 result.flush = StateFlush()
             self.flushed_at = now
 

@@ -6,10 +6,10 @@ import json
 import time
 
 import click
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from retention.cli.common import fail
-from retention.kafka import BrokerUnavailable, client_config
+from retention.kafka import BrokerUnavailable, consumer
 from retention.settings import get_settings
 
 
@@ -34,21 +34,21 @@ def tail(topic: str, from_beginning: bool, max_messages: int | None,
     name = {"churn-risk": k.topics.churn_risk, "milestones": k.topics.milestones,
             "dead-letter": k.topics.dead_letter}[topic]
     try:
-        consumer = KafkaConsumer(**client_config(settings), enable_auto_commit=False)
+        reader = consumer(settings)
     except BrokerUnavailable as exc:
         fail(str(exc))
     partitions = [TopicPartition(k.topic(name), p)
-                  for p in sorted(consumer.partitions_for_topic(k.topic(name)) or [])]
-    consumer.assign(partitions)
+                  for p in sorted(reader.partitions_for_topic(k.topic(name)) or [])]
+    reader.assign(partitions)
     if from_beginning:
-        consumer.seek_to_beginning(*partitions)
+        reader.seek_to_beginning(*partitions)
     else:
-        consumer.seek_to_end(*partitions)
+        reader.seek_to_end(*partitions)
     seen = 0
     last = time.monotonic()
     try:
         while max_messages is None or seen < max_messages:
-            batch = consumer.poll(timeout_ms=500)
+            batch = reader.poll(timeout_ms=500)
             records = sorted((r for rs in batch.values() for r in rs),
                              key=lambda r: (r.timestamp, r.partition, r.offset))
             if records:
@@ -63,7 +63,7 @@ def tail(topic: str, from_beginning: bool, max_messages: int | None,
     except KeyboardInterrupt:
         pass
     finally:
-        consumer.close()
+        reader.close()
 
 
 def _line(value: bytes, fmt: str) -> str:

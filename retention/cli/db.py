@@ -31,3 +31,17 @@ def migrate() -> None:
              "holds the folder and has already migrated it")
     names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "none"
     click.echo(f"applied: {names}; schema at version {available_migrations()[-1].version:04d}")
+
+
+@db.command()
+def roles() -> None:
+    """Print the SQL creating the writer and read-only roles for the configured database
+    (for an administrator: `retention db roles | clickhouse-client --multiquery`)."""
+    from sinks.roles import roles_statements
+
+    database = get_settings().clickhouse.database_name
+    try:
+        statements = roles_statements(database)
+    except ValueError as exc:
+        fail(str(exc))
+    click.echo("\n".join(f"{statement};" for statement in statements))

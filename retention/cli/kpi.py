@@ -11,9 +11,9 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, cast
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol, TypeVar, cast
 
 import click
 
@@ -31,18 +31,25 @@ from retention.analytics.kpis.runner import Granularity
 from retention.cli import exit_codes
 from retention.cli.common import FORMAT_OPTION, fail, render
 from retention.settings import Settings, get_settings
-from sinks.reader import QueryError, QueryRunner, open_runner
+from sinks.reader import ClientRunner, QueryError, QueryRunner, open_runner, worker_holding_folder
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+R = TypeVar("R", bound=_Closable)
+
+
 @contextmanager
-def backend(settings: Settings) -> Iterator[QueryRunner]:
-    """A runner for the duration of a command; database failures exit with BACKEND (3)."""
+def _failing_with_backend(opened: Callable[[], R]) -> Iterator[R]:
+    """`opened()` for the duration of a command; database failures exit with BACKEND (3)."""
     from sinks.migrations import MigrationError
 
     try:
-        runner = open_runner(settings)
+        runner = opened()
     except Exception as exc:  # any failure to reach or migrate ClickHouse
         kind = "migration failed" if isinstance(exc, MigrationError) else "cannot open ClickHouse"
         fail(f"{kind}: {exc}", exit_codes.BACKEND)
@@ -52,6 +59,19 @@ def backend(settings: Settings) -> Iterator[QueryRunner]:
         fail(f"query failed: {exc}", exit_codes.BACKEND)
     finally:
         runner.close()
+
+
+def backend(settings: Settings) -> AbstractContextManager[QueryRunner]:
+    """Named read operations: the worker's, or a (read-only, when configured) client's."""
+    return _failing_with_backend(lambda: open_runner(settings))
+
+
+def writer(settings: Settings) -> AbstractContextManager[ClientRunner]:
+    """The writer's own client; refused while a worker holds the embedded folder."""
+    if worker_holding_folder(settings) is not None:
+        fail("a running worker holds the embedded database and serves read operations only; "
+             "stop it (or use a ClickHouse server) to write", exit_codes.BACKEND)
+    return _failing_with_backend(lambda: ClientRunner(settings))
 
 
 def _format_value(unit: Unit, value: float | None) -> str:

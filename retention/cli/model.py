@@ -9,7 +9,7 @@ from clickhouse_connect.driver.exceptions import Error as ClickHouseError
 
 from retention.cli import exit_codes
 from retention.cli.common import fail
-from retention.cli.kpi import backend
+from retention.cli.kpi import backend, writer
 from retention.settings import get_settings
 
 
@@ -31,15 +31,10 @@ def fit(as_of: dt.datetime | None) -> None:
     from retention.analytics.model_fit import fit_model
 
     settings = get_settings()
-    with backend(settings) as runner:
-        client = getattr(runner, "client", None)
-        if client is None:
-            # The worker's /query/ view is read-only; a fit writes two tables.
-            fail("a running worker holds the embedded database and serves read-only "
-                 "queries; stop it (or use a ClickHouse server) to fit the model",
-                 exit_codes.BACKEND)
+    # A fit writes two tables: the writer's client, never the worker's read operations.
+    with writer(settings) as runner:
         try:
-            report = fit_model(client, settings, as_of.date() if as_of else None)
+            report = fit_model(runner.client, settings, as_of.date() if as_of else None)
         except ClickHouseError as exc:
             fail(f"model fit failed: {exc}", exit_codes.BACKEND)
     if report.model is None:

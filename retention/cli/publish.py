@@ -21,7 +21,9 @@ from retention.settings import get_settings
 def publish(file: TextIO, topic: str | None) -> None:
     """Validate and publish JSON lines from FILE (`-` for stdin).
 
-    Invalid lines are reported with their line numbers and not sent. Exit status 0 only if
+    Lines the worker would dead-letter are reported with their line numbers and not sent:
+    invalid events, lines over RETENTION_KAFKA__MAX_MESSAGE_BYTES, event times too far
+    ahead of the clock or before RETENTION_SIGNALS__MIN_EVENT_TIME. Exit status 0 only if
     every line was sent, 1 if some were rejected, 3 if Kafka is unreachable.
     """
     settings = get_settings()

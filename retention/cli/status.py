@@ -9,7 +9,7 @@ import click
 
 from retention.cli import exit_codes
 from retention.cli.common import fail
-from retention.kafka import BrokerUnavailable, current_status
+from retention.kafka import BrokerUnavailable, WorkerUnauthorized, current_status
 from retention.kafka import wait_idle as wait_until_idle
 from retention.settings import get_settings
 
@@ -25,7 +25,7 @@ def status(wait_idle: bool, timeout: float, fmt: str) -> None:
     settings = get_settings()
     try:
         st = wait_until_idle(settings, timeout) if wait_idle else current_status(settings)
-    except BrokerUnavailable as exc:
+    except (BrokerUnavailable, WorkerUnauthorized) as exc:
         fail(str(exc))
     if fmt == "json":
         click.echo(json.dumps({"lag": st.lag, "worker": st.worker, "idle": st.idle}))

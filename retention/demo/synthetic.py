@@ -28,6 +28,18 @@ class HistorySpec:
     end: datetime = datetime(2026, 11, 1, tzinfo=UTC)
     duplicate_rate: float = 0.01
     refund_rate: float = 0.03
+    # Calendar years before `end` (`retention generate --years`); when set it replaces
+    # `months`, which counts 30-day months as the demo always has.
+    years: int | None = None
+
+    @property
+    def start(self) -> datetime:
+        if self.years is None:
+            return self.end - timedelta(days=30 * self.months)
+        try:
+            return self.end.replace(year=self.end.year - self.years)
+        except ValueError:  # 29 February, in a year that has none
+            return self.end.replace(year=self.end.year - self.years, day=28)
 
 
 def _iso(ts: datetime) -> str:
@@ -37,7 +49,7 @@ def _iso(ts: datetime) -> str:
 def generate_history(spec: HistorySpec) -> list[dict[str, Any]]:
     """Every event of the history, sorted by occurred_at, with a `type` routing field."""
     rng = random.Random(spec.seed)
-    start = spec.end - timedelta(days=30 * spec.months)
+    start = spec.start
     span_days = (spec.end - start).days
     events: list[dict[str, Any]] = []
     seq = 0

@@ -6,25 +6,25 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 
-from retention.kafka.connection import admin_client, client_config
+from retention.kafka.connection import admin_client, consumer
 from retention.settings import Settings
 
 
 def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
     """The true log end of every partition of `topics`."""
-    consumer = KafkaConsumer(**client_config(settings), enable_auto_commit=False)
+    reader = consumer(settings)
     try:
         partitions = [
             TopicPartition(t, p)
             for t in topics
-            for p in sorted(consumer.partitions_for_topic(t) or [])
+            for p in sorted(reader.partitions_for_topic(t) or [])
         ]
-        reported = consumer.end_offsets(partitions) if partitions else {}
+        reported = reader.end_offsets(partitions) if partitions else {}
     finally:
-        consumer.close()
+        reader.close()
     return true_end_offsets(settings, reported)
 
 
@@ -39,24 +39,23 @@ def true_end_offsets(settings: Settings, reported: Mapping[Any, int]) -> dict[An
     nonempty = {TopicPartition(tp[0], tp[1]): tp for tp, end in reported.items() if end > 0}
     if not nonempty:
         return dict(reported)
-    consumer = KafkaConsumer(**client_config(settings), enable_auto_commit=False,
-                             fetch_max_wait_ms=100)
+    reader = consumer(settings, fetch_max_wait_ms=100)
     ends = dict(reported)
     try:
-        consumer.assign(list(nonempty))
+        reader.assign(list(nonempty))
         for tp, original in nonempty.items():
-            consumer.seek(tp, reported[original] - 1)
+            reader.seek(tp, reported[original] - 1)
         deadline = time.monotonic() + 10
         missing = set(nonempty)
         while missing and time.monotonic() < deadline:
-            consumer.poll(timeout_ms=200, max_records=1)
+            reader.poll(timeout_ms=200, max_records=1)
             for tp in list(missing):
-                high = consumer.highwater(tp)
+                high = reader.highwater(tp)
                 if high is not None:
                     ends[nonempty[tp]] = max(high, reported[nonempty[tp]])
                     missing.discard(tp)
     finally:
-        consumer.close()
+        reader.close()
     return ends
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,10 @@ from typing import Any
 from retention.embedded.runfile import read_run_file
 from retention.kafka.offsets import consumer_lag
 from retention.settings import Settings
+
+
+class WorkerUnauthorized(RuntimeError):
+    """The worker's HTTP API refused this client's API token."""
 
 
 @dataclass
@@ -34,10 +39,18 @@ def worker_url(settings: Settings) -> str:
 
 
 def worker_status(settings: Settings) -> dict[str, Any] | None:
+    """The worker's counters, None when it does not answer."""
+    request = urllib.request.Request(worker_url(settings) + "/status/",
+                                     headers=settings.worker.auth_headers())
     try:
-        with urllib.request.urlopen(worker_url(settings) + "/status/", timeout=5) as resp:
+        with urllib.request.urlopen(request, timeout=5) as resp:
             status: dict[str, Any] = json.load(resp)
             return status
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            raise WorkerUnauthorized("the worker refused the API token: set "
+                                     "RETENTION_WORKER__API_TOKEN to the worker's") from exc
+        return None
     except OSError:
         return None
 

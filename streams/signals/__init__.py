@@ -1,5 +1,9 @@
-"""Churn-risk rules and milestones over per-customer state, in event time (signals.md)."""
+"""Churn-risk rules and milestones over per-customer state, in event time (signals.md).
 
-from streams.signals.engine import Output, SignalEngine
+One rule per module (`rules/`, `milestones/`), listed in `registry.RULES`; `SignalEngine`
+routes events and event time to them.
+"""
 
-__all__ = ["Output", "SignalEngine"]
+from streams.signals.engine import Output, PAliveModel, SignalEngine, risk_score
+
+__all__ = ["Output", "PAliveModel", "SignalEngine", "risk_score"]

@@ -107,7 +107,7 @@ def test_rocksdb_store_partition_databases(tmp_path: Path) -> None:
     assert store._key_index[b"k"] == 1
 
 
-# --- pydantic: outputs built without re-validation (streams/signals) ------------------------
+# --- pydantic: outputs built without re-validation (streams/signals/outputs.py) -----------
 
 def test_trusted_construction_equals_validation() -> None:
     """An output assembled from its `__dict__` and `__pydantic_fields_set__` (pydantic's
@@ -116,14 +116,16 @@ def test_trusted_construction_equals_validation() -> None:
 
     from retention.settings import SignalSettings
     from schemas import Milestone
-    from streams.signals.engine import _MILESTONE_SET, SignalEngine, _trusted
+    from streams.signals import SignalEngine
+    from streams.signals.outputs import _MILESTONE_SET, _trusted
     from streams.state import CustomerState
 
     snapshot = SignalEngine(SignalSettings()).snapshot(CustomerState("c1"), 0.0)
     values = {
         "schema_version": 1, "milestone_id": "m1", "customer_id": "c1", "kind": "first_purchase",
         "value": 1.0, "detail": "first order", "decided_at": datetime(2026, 1, 1, tzinfo=UTC),
-        "raised_at": datetime(2026, 1, 2, tzinfo=UTC), "trigger_event_id": "e1",
+        "raised_at": datetime(2026, 1, 2, tzinfo=UTC), "historical": False,
+        "trigger_event_id": "e1",
         "state": snapshot,
     }
     validated = Milestone.model_validate(values)

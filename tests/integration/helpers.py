@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
@@ -15,14 +18,55 @@ from sinks.reader import WorkerRunner
 
 T = TypeVar("T")
 
+# A replay on a stack: watermarks follow event time only (no wall clock), quiet topics are
+# idle after 2 s, and small batches make many commits per run (so a kill or a rebalance
+# lands between two of them).
+REPLAY_ENV = {
+    # A dated history checked on the output topics: published as if lived through (the
+    # live horizon is what keeps an import off them: tests/streams/test_historical.py).
+    "RETENTION_SIGNALS__LIVE_HORIZON_S": "inf",
+    "RETENTION_SIGNALS__LIVE_WATERMARK": "false",
+    "RETENTION_SIGNALS__IDLE_WATERMARK_AFTER_S": "2",
+    "RETENTION_SINK__BATCH_MAX_EVENTS": "200",
+    "RETENTION_SINK__FLUSH_INTERVAL_S": "0.2",
+}
+
+# Run by `read_tables` in a process of its own: a read-only session on the stack's database.
+_READ_TABLES = """
+import json, sys
+from retention.settings import Settings
+from sinks.reader import ClientRunner
+runner = ClientRunner(Settings(), read_only=True)
+queries = json.load(sys.stdin)
+print(json.dumps({name: runner.query(sql).rows for name, sql in queries.items()}, default=str))
+"""
+
 
 def worker_url(stack: LocalStack) -> str:
     return f"http://127.0.0.1:{stack.env['RETENTION_WORKER__WEB_PORT']}"
 
 
-def runner(stack: LocalStack) -> WorkerRunner:
-    """Queries go through the worker: it holds the embedded chDB folder."""
-    return WorkerRunner(worker_url(stack))
+def operations(stack: LocalStack) -> WorkerRunner:
+    """Named operations (sinks/operations.py) through the running worker, as the CLI runs
+    them: the worker holds the embedded chDB folder."""
+    return WorkerRunner(worker_url(stack), stack.settings().worker.auth_headers())
+
+
+def read_tables(stack: LocalStack, queries: Mapping[str, str]) -> dict[str, list[list[Any]]]:
+    """The rows of read-only `queries` on what the stack stored, once its worker has stopped.
+
+    The worker's HTTP API runs named operations only, never SQL; so a test reads what a
+    stack stored as an operator would after `retention up` ends: from the database itself,
+    in a process of its own (chDB opens one folder per process, and this one has its own).
+    Stops the worker first; values come back as JSON (dates as text).
+    """
+    stack.stop_worker()
+    done = subprocess.run([sys.executable, "-c", _READ_TABLES], input=json.dumps(queries),
+                          env={**os.environ, **stack.env}, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    rows: dict[str, list[list[Any]]] = json.loads(done.stdout)
+    return rows
 
 
 def read_topic_raw(servers: str, topic: str, timeout_s: float = 2) -> list[bytes]:

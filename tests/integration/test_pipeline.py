@@ -7,6 +7,7 @@ on Apache Kafka + ClickHouse server through testcontainers.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -22,19 +23,25 @@ from retention.demo.synthetic import HistorySpec, generate_history, to_json_line
 from retention.embedded.stack import LocalStack
 from retention.kafka import Publisher
 from retention.settings import Settings
-from sinks.reader import WorkerRunner
 from streams.processor import BatchResult, InMessage, StreamProcessor
 from streams.signals import SignalEngine
 from tests.integration.backends import Backend, docker_backend
+from tests.integration.helpers import read_tables
 
 pytestmark = pytest.mark.integration
 
 SPEC = HistorySpec(customers=400, months=12, seed=11)
 PERIOD = ("2026-02-01", "2026-11-01")
+API_TOKEN = "pipeline-test-token-5e0f"
 STACK_ENV = {
+    # A dated history checked on the output topics: published as if lived through (the
+    # live horizon is what keeps an import off them: tests/streams/test_historical.py).
+    "RETENTION_SIGNALS__LIVE_HORIZON_S": "inf",
     "RETENTION_SIGNALS__LIVE_WATERMARK": "false",
     "RETENTION_SIGNALS__IDLE_WATERMARK_AFTER_S": "2",
     "RETENTION_SINK__FLUSH_INTERVAL_S": "0.2",
+    # The CLI and the helpers must carry the worker's API token on every request.
+    "RETENTION_WORKER__API_TOKEN": API_TOKEN,
 }
 INVALID = [
     (b"cust-x1", b"{not json"),
@@ -43,10 +50,10 @@ INVALID = [
     (b"cust-x3", json.dumps({"event_id": "bad-2", "customer_id": "cust-x3",
                              "occurred_at": "2026-03-01T00:00:00Z", "order_id": "o",
                              "amount": -1}).encode()),
-    (b"someone-else", json.dumps({"event_id": "bad-3", "customer_id": "cust-x4",
-                                  "occurred_at": "2026-03-01T00:00:00Z", "order_id": "o",
-                                  "amount": 1}).encode()),
 ]
+# Keyed by someone else: re-routed to cust-x4's partition and applied there, once.
+MISPLACED = {"type": "purchase", "event_id": "moved-1", "customer_id": "cust-x4",
+             "occurred_at": "2026-03-01T00:00:00Z", "order_id": "o", "amount": 1}
 
 
 def reference_results(events: list[dict], settings: Settings) -> list[BatchResult]:
@@ -92,7 +99,7 @@ def _pandas_kpis(events: list[dict]) -> dict[str, float]:
     df = pd.DataFrame([e for e in events if e["type"] == "purchase"])
     df = df[df.get("kind", pd.Series(index=df.index)).fillna("order") == "order"]
     df = df.drop_duplicates("event_id")
-    df["at"] = pd.to_datetime(df["occurred_at"], utc=True)
+    df["at"] = pd.to_datetime(df["occurred_at"], utc=True, format="ISO8601")
     start, end = (pd.Timestamp(d, tz="UTC") for d in PERIOD)
     in_period = df[(df["at"] >= start) & (df["at"] < end)]
     buyers = in_period["customer_id"].unique()
@@ -120,25 +127,32 @@ def _run_pipeline(tmp_path, backend: Backend) -> None:
         raw = KafkaProducer(bootstrap_servers=stack.servers)
         for key, value in INVALID:
             raw.send("purchases", key=key, value=value)
+        raw.send("purchases", key=b"someone-else", value=json.dumps(MISPLACED).encode())
         raw.flush()
+        events = [*events, MISPLACED]
 
         status = stack.wait_idle(timeout_s=240)
         assert status.idle, status
 
-        runner = WorkerRunner(status_url(stack))
+        # While the worker holds the database, the CLI reads through its named operations.
+        assert stack.worker is not None and stack.worker.poll() is None
+        got = json.loads(_cli(stack, "kpi", "all", "--start", PERIOD[0], "--end", PERIOD[1],
+                              "--format", "json"))
+        for name, value in _pandas_kpis(events).items():
+            assert got[name] == pytest.approx(value, abs=1e-9), name
+        by_rule = [json.loads(line) for line in _cli(
+            stack, "query", "alerts_by_rule", "--param", "start=2000-01-01",
+            "--param", "end=2100-01-01", "--format", "json").splitlines()]
+        status_output = _cli(stack, "status", "--format", "json")
+        assert json.loads(status_output)["worker"]["counters"]["events"] > 0
+        assert API_TOKEN not in status_output
+
         unique = {e["event_id"]: e for e in events}
         by_type = Counter(e["type"] for e in unique.values())
-        for table, kind in [("purchases", "purchase"), ("support_events", "support"),
-                            ("survey_responses", "survey")]:
-            rows = runner.query(f"SELECT count() FROM {table} FINAL").rows
-            assert rows[0][0] == by_type[kind], table
-
-        letters = runner.query("SELECT reason, payload FROM dead_letters FINAL").rows
-        assert len(letters) == len(INVALID)
         dlq = _read_topic(stack.servers, "dead-letter")
-        assert sorted(d["payload_b64"] for d in dlq) == sorted(
-            __import__("base64").b64encode(v).decode() for _, v in INVALID)
-        assert all(d["reason"] for d in dlq)
+        assert sorted(d["payload"].encode() for d in dlq) == sorted(v for _, v in INVALID)
+        assert all(d["reason"] and d["stage"] == "parse" for d in dlq)
+        assert status.worker["counters"]["rerouted"] == 1
 
         expected_alerts, expected_milestones = _expected_outputs(events, settings)
         assert expected_alerts and expected_milestones
@@ -147,30 +161,37 @@ def _run_pipeline(tmp_path, backend: Backend) -> None:
                                                                       "milestones")}
         assert on_topic_alerts == expected_alerts
         assert on_topic_milestones == expected_milestones
-        stored = runner.query("SELECT count(), uniqExact(alert_id) FROM churn_risk_alerts FINAL")
-        assert stored.rows[0] == [len(expected_alerts), len(expected_alerts)]
+        assert sum(r["alerts"] for r in by_rule) == len(expected_alerts)
 
-        cli = subprocess.run(
-            [sys.executable, "-m", "retention.cli.main", "kpi", "all", "--start", PERIOD[0],
-             "--end", PERIOD[1], "--format", "json"],
-            env={**__import__("os").environ, **stack.env}, capture_output=True, text=True,
-            timeout=120,
-        )
-        assert cli.returncode == 0, cli.stderr
-        got = json.loads(cli.stdout)
-        for name, value in _pandas_kpis(events).items():
-            assert got[name] == pytest.approx(value, abs=1e-9), name
+        tables = {"purchases": "purchase", "support_events": "support",
+                  "survey_responses": "survey"}
+        stored = read_tables(stack, {
+            **{table: f"SELECT count() FROM {table} FINAL" for table in tables},
+            "dead_letters": "SELECT reason, payload FROM dead_letters FINAL",
+            "alerts": "SELECT count(), uniqExact(alert_id) FROM churn_risk_alerts FINAL",
+        })
+        for table, kind in tables.items():
+            assert stored[table][0][0] == by_type[kind], table
+        assert len(stored["dead_letters"]) == len(INVALID)
+        assert stored["alerts"][0] == [len(expected_alerts), len(expected_alerts)]
+        assert API_TOKEN not in (stack.data_dir / "worker.log").read_text(errors="replace")
     finally:
         stack.stop()
 
 
-def status_url(stack: LocalStack) -> str:
-    return f"http://127.0.0.1:{stack.env['RETENTION_WORKER__WEB_PORT']}"
+def _cli(stack: LocalStack, *args: str) -> str:
+    """`retention ARGS` with the stack's environment; its stdout (exit 0 asserted)."""
+    done = subprocess.run([sys.executable, "-m", "retention.cli.main", *args],
+                          env={**os.environ, **stack.env}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def test_pipeline_end_to_end_embedded(tmp_path):
     """Events, duplicates and invalid messages through real tansu + chDB give exact rows,
-    KPIs equal to pandas, the expected alerts/milestones and every invalid line dead-lettered."""
+    KPIs equal to pandas, the expected alerts/milestones, every invalid line dead-lettered
+    and a misplaced one re-routed and applied once."""
     started = time.monotonic()
     _run_pipeline(tmp_path, Backend("embedded"))
     print(f"embedded end-to-end run: {time.monotonic() - started:.1f} s "

@@ -21,10 +21,11 @@ from retention.embedded.stack import LocalStack
 from retention.kafka import Publisher
 from streams.state import day_of
 from tests.integration.helpers import (
+    REPLAY_ENV,
     counters,
+    read_tables,
     read_topic,
     read_topic_raw,
-    runner,
     wait_for,
     wait_idle_alive,
 )
@@ -32,13 +33,6 @@ from tests.integration.helpers import (
 pytestmark = pytest.mark.integration
 
 SPEC = HistorySpec(customers=400, months=12, seed=23)
-STACK_ENV = {
-    "RETENTION_SIGNALS__LIVE_WATERMARK": "false",
-    "RETENTION_SIGNALS__IDLE_WATERMARK_AFTER_S": "2",
-    # Small batches: many commits per run, so the kill lands between two of them.
-    "RETENTION_SINK__BATCH_MAX_EVENTS": "200",
-    "RETENTION_SINK__FLUSH_INTERVAL_S": "0.2",
-}
 TABLES = {"churn-risk": ("churn_risk_alerts", "alert_id"),
           "milestones": ("milestones", "milestone_id")}
 
@@ -67,15 +61,12 @@ def _collect(stack: LocalStack, started: float) -> Outcome:
     assert stack.servers is not None
     records = {t: read_topic_raw(stack.servers, t) for t in TABLES}
     ids = {t: [json.loads(v)[col] for v in records[t]] for t, (_, col) in TABLES.items()}
-    q = runner(stack)
-    stored = {}
-    stored_ids = {}
-    for topic, (table, col) in TABLES.items():
-        row = q.query(f"SELECT count(), uniqExact({col}) FROM {table} FINAL").rows[0]
-        stored[topic] = (int(row[0]), int(row[1]))
-        stored_ids[topic] = {r[0] for r in q.query(f"SELECT {col} FROM {table} FINAL").rows}
     changelog = read_topic(stack.servers,
                            f"{stack.settings().kafka.group_id}-customer-state-changelog")
+    rows = read_tables(stack, {topic: f"SELECT {col} FROM {table} FINAL"
+                               for topic, (table, col) in TABLES.items()})
+    stored = {t: (len(rows[t]), len({r[0] for r in rows[t]})) for t in TABLES}
+    stored_ids = {t: {r[0] for r in rows[t]} for t in TABLES}
     return Outcome(records, ids, stored, stored_ids, changelog, time.monotonic() - started)
 
 
@@ -95,7 +86,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory,
               history: list[dict[str, Any]]) -> Outcome:
     """The run without a kill."""
     started = time.monotonic()
-    with LocalStack(tmp_path_factory.mktemp("reference"), STACK_ENV) as stack:
+    with LocalStack(tmp_path_factory.mktemp("reference"), REPLAY_ENV) as stack:
         _publish(stack, list(to_json_lines(history)))
         stack.start_worker()
         return _collect(stack, started)
@@ -106,7 +97,7 @@ def _kill_run(data_dir: Path, lines: list[str]) -> tuple[Outcome, int]:
     last third published, a fresh worker finishes. Returns events processed at the kill."""
     started = time.monotonic()
     cut = 2 * len(lines) // 3
-    with LocalStack(data_dir, STACK_ENV) as stack:
+    with LocalStack(data_dir, REPLAY_ENV) as stack:
         _publish(stack, lines[:cut])
         stack.start_worker()
         # Polled fast: a batch is 200 events, so the kill falls well inside the first part.

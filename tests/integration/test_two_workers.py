@@ -23,9 +23,10 @@ from retention.embedded.stack import LocalStack
 from retention.kafka import Publisher, worker_status
 from retention.settings import Settings
 from tests.integration.helpers import (
+    REPLAY_ENV,
     counters,
+    read_tables,
     read_topic,
-    runner,
     wait_for,
     wait_idle_alive,
 )
@@ -34,12 +35,6 @@ from tests.integration.test_pipeline import _expected_outputs, reference_results
 pytestmark = pytest.mark.integration
 
 SPEC = HistorySpec(customers=400, months=12, seed=31)
-STACK_ENV = {
-    "RETENTION_SIGNALS__LIVE_WATERMARK": "false",
-    "RETENTION_SIGNALS__IDLE_WATERMARK_AFTER_S": "2",
-    "RETENTION_SINK__BATCH_MAX_EVENTS": "200",
-    "RETENTION_SINK__FLUSH_INTERVAL_S": "0.2",
-}
 
 
 def _publish(stack: LocalStack, events: list[dict[str, Any]]) -> None:
@@ -64,9 +59,9 @@ def test_a_second_worker_joining_mid_stream_changes_no_output(tmp_path: Path) ->
         assert events[cut - 1]["occurred_at"] < events[cut]["occurred_at"]
     distinct_events = {e["event_id"] for e in events}
 
-    with LocalStack(tmp_path / "a", STACK_ENV) as a:
+    with LocalStack(tmp_path / "a", REPLAY_ENV) as a:
         # B is pointed at A's embedded broker by address, so it must be told it is tansu.
-        b = LocalStack(tmp_path / "b", {**STACK_ENV, "RETENTION_KAFKA__BROKER_KIND": "tansu"},
+        b = LocalStack(tmp_path / "b", {**REPLAY_ENV, "RETENTION_KAFKA__BROKER_KIND": "tansu"},
                        bootstrap_servers=a.servers)
         b.start()
         try:
@@ -84,16 +79,16 @@ def test_a_second_worker_joining_mid_stream_changes_no_output(tmp_path: Path) ->
                 status = wait_idle_alive(stack, timeout_s=180)
                 assert status.idle, status
             owned = (_partitions(a), _partitions(b))
-            stored: list[str] = []
-            for stack in (a, b):
-                for table in ("purchases", "support_events", "survey_responses"):
-                    stored += [r[0] for r in runner(stack).query(
-                        f"SELECT event_id FROM {table} FINAL").rows]
+            done = (counters(a), counters(b))
             assert a.servers is not None
             raw_alerts = read_topic(a.servers, "churn-risk")
             alerts = {r["alert_id"] for r in raw_alerts}
             milestones = {r["milestone_id"] for r in read_topic(a.servers, "milestones")}
-            done = (counters(a), counters(b))
+            stored: list[str] = []
+            for stack in (b, a):  # each worker stopped before its folder is read
+                rows = read_tables(stack, {t: f"SELECT event_id FROM {t} FINAL" for t in
+                                           ("purchases", "support_events", "survey_responses")})
+                stored += [r[0] for table_rows in rows.values() for r in table_rows]
         finally:
             b.stop()
 

@@ -137,6 +137,9 @@ def test_first_contact_resolution_on_resolved(fcr: bool) -> None:
     # purchases
     ("purchase", {"amount": -0.01}, "amount: Input should be greater than or equal to 0"),
     ("purchase", {"amount": 1e400}, "amount: Input should be a finite number"),
+    ("purchase", {"amount": 1e308},
+     "amount: Input should be less than or equal to 1000000000000000"),
+    ("purchase", {"amount": 1e15 + 0.25}, "amount: Input should be less than or equal to"),
     ("purchase", {"amount": DROP}, "amount: Field required"),
     ("purchase", {"order_id": DROP}, "order_id: Field required"),
     ("purchase", {"items": 0}, "items: Input should be greater than or equal to 1"),

@@ -1,4 +1,5 @@
-"""The worker's reads through its sink: seed states, the latest model, the CLI's queries."""
+"""The worker's reads through its sink: seed states, the latest model, the CLI's named
+operations."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from retention.analytics.model import BgNbdParams, FittedModel, GammaGammaParams, Predictions
 from retention.settings import Settings, SinkSettings
-from sinks.base import RowBatch, SinkBackpressure
+from sinks.base import RowBatch
 from sinks.clickhouse import ClickHouseSink
 from sinks.client import create_client
 from sinks.migrations import migrate
@@ -68,33 +69,56 @@ def test_latest_model_is_the_newest_stored_version(sink: ClickHouseSink) -> None
     assert sink.latest_model() == saved[-1]
 
 
-def test_answer_query_sends_columns_and_json_safe_rows(sink: ClickHouseSink) -> None:
-    """A read comes back as columns and JSON-safe rows, which WorkerRunner turns back into
-    a QueryResult; a failed query comes back as the database's message."""
-    answer = sink.answer_query({"sql": "SELECT {d:Date} AS day, 1 AS one",
-                                "parameters": {"d": "2024-05-01"}})
-    assert json.loads(json.dumps(answer)) == {"columns": ["day", "one"],
-                                              "rows": [["2024-05-01", 1]]}
-    assert QueryResult(answer["columns"], answer["rows"]).dicts() == [
-        {"day": "2024-05-01", "one": 1}]
-    failed = sink.answer_query({"sql": "SELECT no_such_column"})
-    assert set(failed) == {"error"}
-    assert "no_such_column" in failed["error"]
+def _alert_row(alert_id: str, customer_id: str, rule_id: str) -> tuple[Any, ...]:
+    return (alert_id, customer_id, rule_id, AT, AT, False, 40, "medium", [rule_id], "{}")
 
 
-@pytest.mark.xfail(strict=True, raises=SinkBackpressure, reason=(
-    "chDB backend: a statement refused under readonly=2 leaves the session read-only "
-    "(clickhouse-connect cannot SET readonly back), so the worker's later inserts fail"))
-def test_a_refused_write_leaves_the_sink_writable(chdb_dsn: str, tmp_path) -> None:
-    """A write sent to the worker's /query/ view is refused, and the worker still writes."""
-    # A client of its own: the session it leaves read-only cannot drop its database.
+def test_answer_query_runs_a_named_operation_into_json_safe_rows(sink: ClickHouseSink) -> None:
+    """A named operation comes back as columns and JSON-safe rows (times as ISO text), which
+    WorkerRunner turns back into a QueryResult."""
+    sink.client.insert("churn_risk_alerts", [_alert_row("a1", "c1", "low_csat"),
+                                             _alert_row("a2", "c2", "nps_detractor")],
+                       column_names=COLUMNS["churn_risk_alerts"])
+    code, answer = sink.answer_query({"operation": "cookbook/customer_alerts",
+                                      "parameters": {"customer_id": "c1"}})
+    assert code == 200
+    assert json.loads(json.dumps(answer)) == answer
+    rows = QueryResult(answer["columns"], answer["rows"]).dicts()
+    assert [(r["alert_id"], r["rule_id"], r["score"]) for r in rows] == [("a1", "low_csat", 40)]
+    decided = dt.datetime.fromisoformat(rows[0]["decided_at"])
+    assert decided.replace(tzinfo=decided.tzinfo or dt.UTC) == AT
+
+
+def test_a_database_failure_is_the_databases_message(fresh_client: Any) -> None:
+    """An operation that fails in ClickHouse (here: tables never migrated) is a 500 carrying
+    the database's message, not a refusal."""
+    unmigrated = ClickHouseSink(fresh_client, SinkSettings())
+    code, answer = unmigrated.answer_query({"operation": "cookbook/unmerged_duplicates"})
+    assert code == 500
+    assert set(answer) == {"error"} and "purchases" in answer["error"]
+
+
+def test_refused_requests_leave_the_sink_writable(chdb_dsn: str, tmp_path) -> None:
+    """Requests that once reached chDB as SQL (a write, a settings override) are refused
+    before any query now, and the worker's next insert lands.
+
+    Before, a write sent to the query view was refused by chDB under readonly and left the
+    session read-only, so every later insert of the worker failed."""
+    # A client of its own, as before: a session left read-only cannot drop its database.
     client = create_client(Settings(
         clickhouse={"dsn": chdb_dsn, "database": f"t_{uuid.uuid4().hex[:12]}"},
         data_dir=tmp_path))
     migrate(client)
     sink = ClickHouseSink(client, SinkSettings())
-    refused = sink.answer_query({"sql": "DROP TABLE dead_letters"})
-    assert "READONLY" in refused["error"]
+    for request in ({"sql": "DROP TABLE dead_letters"},
+                    {"operation": "DROP TABLE dead_letters"},
+                    {"operation": "cookbook/unmerged_duplicates",
+                     "parameters": {"readonly": 0}}):
+        code, answer = sink.answer_query(request)
+        assert code == 400, (request, answer)
+    code, _ = sink.answer_query({"operation": "cookbook/unmerged_duplicates"})
+    assert code == 200  # a read under readonly=1 leaves the session writable too
     batch = RowBatch()
-    batch.add("dead_letters", ("t", 0, 0, None, "r", "p", AT))
+    batch.add("dead_letters", ("t", 0, 0, None, "parse", "r", "p", "utf-8", 1, "", False, AT))
     sink.write(batch)
+    assert client.query("SELECT count() FROM dead_letters").result_rows == [(1,)]

@@ -14,19 +14,22 @@ from retention.settings import SinkSettings
 from sinks.base import RowBatch, SinkBackpressure
 from sinks.clickhouse import ClickHouseSink
 from sinks.migrations import migrate
+from sinks.rows import event_row
+from tests.streams.helpers import at, purchase
 
 AT = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
 
 
 def _batch(*event_ids: str) -> RowBatch:
     batch = RowBatch()
-    for event_id in event_ids:
-        batch.add("dead_letters", ("purchases", 0, len(batch), None, event_id, "{}", AT))
+    for offset, event_id in enumerate(event_ids):
+        batch.add(*event_row(purchase("c1", at(offset), event_id=event_id), 0, offset, AT))
     return batch
 
 
 def _stored(sink: ClickHouseSink) -> list[str]:
-    rows = sink.client.query("SELECT reason FROM dead_letters").result_rows
+    """Event ids in the purchases table, once per row (no FINAL: a second insert shows)."""
+    rows = sink.client.query("SELECT event_id FROM purchases").result_rows
     return sorted(r[0] for r in rows)
 
 

@@ -187,8 +187,8 @@ def crossing_day(model: BgNbdStub, x: int, t_x: float, threshold: float) -> int:
 
 
 # --- processor plumbing -------------------------------------------------------------------
-def processor_settings(**signals: Any) -> Settings:
-    return Settings(signals=signals)  # type: ignore[arg-type]
+def processor_settings(*, kafka: dict[str, Any] | None = None, **signals: Any) -> Settings:
+    return Settings(kafka=kafka or {}, signals=signals)  # type: ignore[arg-type]
 
 
 class FakeClock:

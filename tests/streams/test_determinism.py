@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
 import random
-import zlib
 from collections import Counter
 from datetime import UTC, datetime
 from functools import cache
@@ -14,6 +14,7 @@ import pytest
 from retention.analytics.model import BgNbdParams
 from retention.demo.synthetic import HistorySpec, generate_history
 from schemas import ChurnRiskAlert, Milestone, parse_event
+from streams.outputs import partition_for
 from streams.processor import InMessage, StreamProcessor
 from streams.signals.engine import Output, SignalEngine
 from streams.state import CustomerState
@@ -25,6 +26,10 @@ SPEC = HistorySpec(customers=300, months=12, seed=23)
 END = SPEC.end.timestamp()
 # CDNOW-like parameters (Fader et al. 2005) in days: low_p_alive takes part too.
 MODEL = BgNbdParams(r=0.24, alpha=4.41 * 7, a=0.79, b=2.43)
+# Decisions, not delivery: against the real wall clock this history is old enough to be
+# historical (stored, not published). With no live horizon every output is published, so
+# the messages carry every decision. (tests/streams/test_historical.py covers delivery.)
+SIGNALS = {"live_watermark": False, "allowed_lateness_s": LATENESS, "live_horizon_s": math.inf}
 
 
 @cache
@@ -42,7 +47,7 @@ def _fingerprint(out: Output) -> str:
 
 
 def _engine() -> SignalEngine:
-    settings = processor_settings(live_watermark=False, allowed_lateness_s=LATENESS)
+    settings = processor_settings(**SIGNALS)
     # the real wall clock: raised_at differs between runs, nothing else may
     return SignalEngine(settings.signals, model=BgNbdStub(MODEL),
                         wall_clock=lambda: datetime.now(UTC))
@@ -50,15 +55,14 @@ def _engine() -> SignalEngine:
 
 def replay(events: list[dict], partitions: int = 1, batch: int = 200) -> list[str]:
     """Feed events as Kafka messages through a fresh processor, then drain to the end."""
-    settings = processor_settings(live_watermark=False, allowed_lateness_s=LATENESS)
+    settings = processor_settings(kafka={"partitions": partitions}, **SIGNALS)
     proc = StreamProcessor(settings, _engine(), load_state=lambda _cid, _partition: None,
                            monotonic=FakeClock(0.0))  # frozen: no topic goes idle mid-run
     offsets = Offsets()
     messages = []
     for e in events:
         topic = TOPIC_OF[e["type"]]
-        # NOTE: a stable hash, like the producer's partitioner: Python's hash() is salted.
-        part = zlib.crc32(e["customer_id"].encode()) % partitions
+        part = partition_for(e["customer_id"].encode(), partitions)  # as producers do
         offset = offsets.take(topic, part)
         messages.append(InMessage(topic, part, offset, e["customer_id"].encode(),
                                   json.dumps(e).encode(), handle=(topic, part, offset)))

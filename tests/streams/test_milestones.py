@@ -126,7 +126,9 @@ def test_anniversary_of_29_february() -> None:
     c = Customer.new()
     c.apply(purchase("c1", datetime(2024, 2, 29, 10, tzinfo=UTC), 25))
     assert c.until(datetime(2025, 2, 28, 10, tzinfo=UTC) - SECOND) == []
-    out = c.until(datetime(2028, 3, 1, tzinfo=UTC))
+    # a purchase each January keeps the customer active for every anniversary after
+    yearly = [purchase("c1", datetime(year, 1, 10, tzinfo=UTC), 25) for year in range(2025, 2029)]
+    out = milestones(c.feed(yearly) + c.until(datetime(2028, 3, 1, tzinfo=UTC)), "anniversary")
     assert [(m.kind, m.value, m.decided_at) for m in out] == [
         ("anniversary", 1, datetime(2025, 2, 28, 10, tzinfo=UTC)),
         ("anniversary", 2, datetime(2026, 2, 28, 10, tzinfo=UTC)),

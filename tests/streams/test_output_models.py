@@ -12,7 +12,8 @@ from pydantic import BaseModel, ValidationError
 from retention.analytics.model import BgNbdParams
 from retention.demo.synthetic import HistorySpec, generate_history
 from schemas import ChurnRiskAlert, Milestone, parse_event
-from streams.signals.engine import Output, SignalEngine, _round6
+from streams.signals.engine import Output, SignalEngine
+from streams.signals.memos import round6
 from streams.state import CustomerState
 
 from .helpers import WALL, BgNbdStub, make_engine
@@ -84,8 +85,8 @@ def test_invalid_values_still_fail_validation() -> None:
 
 def test_round6_is_round() -> None:
     for x in [0.0, -0.0, 1, 2.5, 1e-7, 123.4567895, -3.0000005, 1e300, float("inf")]:
-        assert repr(_round6(x)) == repr(float(round(x, 6)))
-        assert repr(_round6(x)) == repr(float(round(x, 6)))  # memoised answer too
+        assert repr(round6(x)) == repr(float(round(x, 6)))
+        assert repr(round6(x)) == repr(float(round(x, 6)))  # memoised answer too
 
 
 def test_wall_clock_not_a_datetime_is_validated() -> None:

@@ -86,6 +86,11 @@ class Kpi:
         """Path inside the `sql` package."""
         return f"kpis/{self.file or self.name}.sql"
 
+    @property
+    def operation(self) -> str:
+        """The named operation that runs the file (sinks/operations.py)."""
+        return f"kpis/{self.file or self.name}"
+
 
 _PERIOD = ("start", "end")
 _ACTIVITY = ("start", "end", "activity_window_days")

@@ -1,4 +1,5 @@
-"""Run the KPI files of `sql/kpis` through a QueryRunner (a direct client or the worker)."""
+"""Run the KPI files of `sql/kpis`, as named operations, through a QueryRunner (a direct
+client or the worker)."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def _scalar_row(runner: QueryRunner, kpi: Kpi, parameters: dict[str, Any]) -> di
     """The single row a scalar KPI's file returns, every column."""
     if kpi.matrix:
         raise ValueError(f"{kpi.name} is a matrix KPI: use run_matrix")
-    result = runner.query(load_sql(kpi), parameters)
+    result = runner.run(kpi.operation, parameters)
     if len(result.rows) != 1:
         raise RuntimeError(f"{kpi.sql_path} returned {len(result.rows)} rows, expected 1")
     return dict(zip(result.columns, result.rows[0], strict=True))
@@ -86,7 +87,7 @@ def run_matrix(
 ) -> list[dict[str, Any]]:
     """A matrix KPI's rows (cohort_retention: one per cohort month), dates as ISO strings."""
     kpi = KPIS[kpi] if isinstance(kpi, str) else kpi
-    result = runner.query(load_sql(kpi), parameters_for(kpi, period, settings))
+    result = runner.run(kpi.operation, parameters_for(kpi, period, settings))
     rows = []
     for raw in result.dicts():
         row: dict[str, Any] = {}

@@ -1,22 +1,25 @@
-"""docs/ops-queries.md: every ```sql block runs against chDB with data and answers its
-question; the Python snippet works as printed."""
+"""docs/ops-queries.md: every ```sql block is a sql/cookbook file, runs by name against chDB
+with data and answers its question; the console command works as printed."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import io
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from retention.analytics.kpis import Period, run_kpi, run_matrix, split_period
 from retention.analytics.model_fit import fit_model
+from retention.cli.query import query
 from retention.settings import get_settings
+from sinks.operations import operations
 from sinks.rows import COLUMNS
+from sinks.sql_files import read_sql
 
 from ..conftest import Db, open_db
 from ..histories import random_history, simulated_history
@@ -29,32 +32,35 @@ PARAMS: dict[str, Any] = {
     "cohort_month": dt.date(2024, 3, 1),
     "min_risk_score": 40,
     "max_p_alive": 0.5,
+    "customer_id": "c00001",
 }
 YEAR = Period(PARAMS["start"], PARAMS["end"])
 
 
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(), flags=re.S)
-
-
-def sql_blocks() -> dict[str, str]:
-    """Each ```sql block, keyed by the heading it answers."""
-    found: dict[str, str] = {}
+def questions() -> dict[str, tuple[str, str]]:
+    """Each section's (question name, ```sql block), keyed by its heading."""
+    found: dict[str, tuple[str, str]] = {}
     heading = ""
     for part in re.split(r"(^## .*$)", DOC.read_text(), flags=re.M):
         if part.startswith("## "):
             heading = part[3:].strip()
             continue
-        for i, sql in enumerate(re.findall(r"```sql\n(.*?)```", part, flags=re.S)):
-            found[f"{heading} #{i}" if i else heading] = sql
+        if "runs `sql/retention/" in part:
+            continue  # a retention insight: tests/analytics/insights/test_ops_doc.py
+        names = re.findall(r"`retention query ([a-z_]+)", part)
+        sqls = re.findall(r"```sql\n(.*?)```", part, flags=re.S)
+        if names or sqls:
+            assert len(names) == len(sqls) == 1, heading
+            found[heading] = (names[0], sqls[0])
     return found
 
 
-def run(db: Db, sql: str) -> list[dict[str, Any]]:
-    names = set(re.findall(r"\{(\w+):[^}]+\}", sql))
-    missing = names - set(PARAMS)
+def run(db: Db, name: str) -> list[dict[str, Any]]:
+    """The question's rows, run by name as the CLI and the worker run it (read-only)."""
+    parameters = operations()[f"cookbook/{name}"].parameters
+    missing = set(parameters) - set(PARAMS)
     assert not missing, f"give the test a value for {missing}"
-    return db.runner.query(sql, {n: PARAMS[n] for n in names}).dicts()
+    return db.runner.run(f"cookbook/{name}", {n: PARAMS[n] for n in parameters}).dicts()
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +78,7 @@ def ops_db(chdb_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                                             (40, ["inactive_overdue"]), (10, [])])
     ]
     db.client.insert("customer_state", states, column_names=COLUMNS["customer_state"])
-    alerts = [(f"a{i}", f"c{i:05d}", rule, at, at, 40, "medium", [rule], "{}")
+    alerts = [(f"a{i}", f"c{i:05d}", rule, at, at, False, 40, "medium", [rule], "{}")
               for i, rule in enumerate(["low_p_alive", "low_p_alive", "nps_detractor"])]
     db.client.insert("churn_risk_alerts", alerts, column_names=COLUMNS["churn_risk_alerts"])
     yield db
@@ -81,20 +87,29 @@ def ops_db(chdb_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 def test_the_doc_has_a_query_per_question() -> None:
     """At least the questions the brief lists, plus a few more, each with SQL."""
-    headings = set(sql_blocks())
+    headings = set(questions())
     for question in ("at-risk", "March cohort", "NPS", "first contact"):
         assert any(question in h for h in headings), question
     assert len(headings) >= 7
 
 
-@pytest.mark.parametrize("heading", sorted(sql_blocks()))
-def test_every_sql_block_runs_and_answers(ops_db: Db, heading: str) -> None:
-    """Each block runs on data and returns rows."""
-    assert run(ops_db, sql_blocks()[heading]), heading
+def test_each_sql_block_is_its_cookbook_file() -> None:
+    """The doc shows every sql/cookbook file once, exactly as the named operation runs it."""
+    shown = {name: sql for name, sql in questions().values()}
+    cookbook = {n.removeprefix("cookbook/") for n in operations() if n.startswith("cookbook/")}
+    assert set(shown) == cookbook
+    for name, sql in shown.items():
+        assert sql == read_sql(f"cookbook/{name}.sql"), name
+
+
+@pytest.mark.parametrize("heading", sorted(questions()))
+def test_every_question_runs_and_answers(ops_db: Db, heading: str) -> None:
+    """Each question runs on data, by name and read-only, and returns rows."""
+    assert run(ops_db, questions()[heading][0]), heading
 
 
 def _block(word: str) -> str:
-    return next(sql for heading, sql in sql_blocks().items() if word in heading)
+    return next(name for heading, (name, _) in questions().items() if word in heading)
 
 
 def test_at_risk_customers_are_the_risky_ones_by_revenue(ops_db: Db) -> None:
@@ -156,17 +171,26 @@ def test_health_check_sees_the_unmerged_duplicates(ops_db: Db) -> None:
     assert rows["purchases"]["unmerged_duplicates"] > 0
 
 
-def test_python_snippet_runs_as_printed(ops_db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The doc's Python snippet prints the nps KPI row."""
+def test_customer_alerts_are_that_customers_only(ops_db: Db) -> None:
+    """The String parameter selects exactly one customer's alerts, oldest first."""
+    rows = run(ops_db, _block("this customer"))
+    assert [(r["alert_id"], r["rule_id"]) for r in rows] == [("a1", "low_p_alive")]
+
+
+def test_console_command_runs_as_printed(ops_db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The doc's `retention query at_risk_customers ...` prints the at-risk customers."""
     ch = ops_db.settings.clickhouse
     monkeypatch.setenv("RETENTION_CLICKHOUSE__DSN", ch.dsn.get_secret_value())
     monkeypatch.setenv("RETENTION_CLICKHOUSE__DATABASE", str(ch.database))
     monkeypatch.setenv("RETENTION_DATA_DIR", str(ops_db.settings.data_dir))
     get_settings.cache_clear()
-    out = io.StringIO()
+    command = re.search(r"`retention query (at_risk_customers[^`]*)`", DOC.read_text())
+    assert command is not None
     try:
-        with contextlib.redirect_stdout(out):
-            exec(blocks("python")[0], {})
+        result = CliRunner().invoke(query, [*command.group(1).split(), "--format", "json"],
+                                    catch_exceptions=False)
     finally:
         get_settings.cache_clear()
-    assert "'nps':" in out.getvalue()
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["customer_id"] for r in rows] == ["c00001", "c00000"]

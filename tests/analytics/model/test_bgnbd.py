@@ -6,22 +6,14 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from retention.analytics.model import (
-    BgNbdParams,
-    bgnbd_log_likelihood,
-    compress,
-    expected_purchases,
-    expected_purchases_new_customer,
-    fit_bgnbd,
-    probability_alive,
-)
+from retention.analytics.model import bgnbd
 
 from .simulate import rft_from_days, simulate_bgnbd_days
 
-TRUE = BgNbdParams(r=0.25, alpha=30.0, a=0.8, b=2.5)
+TRUE = bgnbd.BgNbdParams(r=0.25, alpha=30.0, a=0.8, b=2.5)
 
 
-def _rel(fitted: BgNbdParams, true: BgNbdParams) -> dict[str, float]:
+def _rel(fitted: bgnbd.BgNbdParams, true: bgnbd.BgNbdParams) -> dict[str, float]:
     return {k: getattr(fitted, k) / getattr(true, k) - 1.0 for k in ("r", "alpha", "a", "b")}
 
 
@@ -37,7 +29,7 @@ def day_level_sample() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_recovers_parameters_from_day_level_data(day_level_sample) -> None:
     """A fit on 20k customers simulated at day grain lands near the true parameters."""
     x, t_x, T = day_level_sample
-    fit = fit_bgnbd(x, t_x, T)
+    fit = bgnbd.fit_bgnbd(x, t_x, T)
     assert fit.converged, fit.message
     assert fit.n_customers == x.size
     rel = _rel(fit.params, TRUE)
@@ -60,7 +52,7 @@ def test_recovers_parameters_in_continuous_time() -> None:
     x = np.minimum(n_poisson, rng.geometric(p))
     # The x-th of n_poisson sorted uniform arrival times on (0, T] is T * Beta(x, N-x+1).
     t_x = np.where(x > 0, T * rng.beta(np.maximum(x, 1), n_poisson - x + 1), 0.0)
-    fit = fit_bgnbd(x, t_x, T)
+    fit = bgnbd.fit_bgnbd(x, t_x, T)
     assert fit.converged, fit.message
     rel = _rel(fit.params, TRUE)
     limits = {"r": 0.08, "alpha": 0.12, "a": 0.20, "b": 0.25}
@@ -71,11 +63,11 @@ def test_recovers_parameters_in_continuous_time() -> None:
 def test_compressed_fit_matches_uncompressed(day_level_sample) -> None:
     """Fitting unique (x, t_x, T) triples with counts as weights gives the same fit."""
     x, t_x, T = day_level_sample
-    full = fit_bgnbd(x, t_x, T)
-    xu, tu, Tu, counts = compress(x, t_x, T)
+    full = bgnbd.fit_bgnbd(x, t_x, T)
+    xu, tu, Tu, counts = bgnbd.compress(x, t_x, T)
     assert xu.size < x.size
     assert counts.sum() == x.size
-    packed = fit_bgnbd(xu, tu, Tu, weights=counts)
+    packed = bgnbd.fit_bgnbd(xu, tu, Tu, weights=counts)
     for name, value in _rel(packed.params, full.params).items():
         assert abs(value) < 1e-6, name
     assert packed.log_likelihood == pytest.approx(full.log_likelihood, rel=1e-9)
@@ -85,24 +77,24 @@ def test_compressed_fit_matches_uncompressed(day_level_sample) -> None:
 def test_fit_is_the_likelihood_maximum(day_level_sample) -> None:
     """Moving any parameter away from the fitted value lowers the log-likelihood."""
     x, t_x, T = day_level_sample
-    fit = fit_bgnbd(x, t_x, T)
-    best = bgnbd_log_likelihood(fit.params, x, t_x, T)
+    fit = bgnbd.fit_bgnbd(x, t_x, T)
+    best = bgnbd.bgnbd_log_likelihood(fit.params, x, t_x, T)
     assert best == pytest.approx(fit.log_likelihood, rel=1e-12)
     for name in ("r", "alpha", "a", "b"):
         for factor in (0.99, 1.01):
             moved = {k: getattr(fit.params, k) for k in ("r", "alpha", "a", "b")}
             moved[name] *= factor
-            assert bgnbd_log_likelihood(BgNbdParams(**moved), x, t_x, T) < best
+            assert bgnbd.bgnbd_log_likelihood(bgnbd.BgNbdParams(**moved), x, t_x, T) < best
 
 
 def test_rejects_inconsistent_inputs() -> None:
     """Recency beyond age, recency without repeats, or fractional x are refused."""
     with pytest.raises(ValueError):
-        fit_bgnbd([1], [10], [5])
+        bgnbd.fit_bgnbd([1], [10], [5])
     with pytest.raises(ValueError):
-        fit_bgnbd([0], [3], [5])
+        bgnbd.fit_bgnbd([0], [3], [5])
     with pytest.raises(ValueError):
-        fit_bgnbd([1.5], [3], [5])
+        bgnbd.fit_bgnbd([1.5], [3], [5])
 
 
 # --- closed forms against the model's definition, integrated numerically -----------------
@@ -160,7 +152,7 @@ def _p_integral(f, pa: float, pb: float) -> float:
     return value
 
 
-def _numeric_terms(params: BgNbdParams, x: int, t_x: float, T: float) -> tuple[float, float]:
+def _numeric_terms(params: bgnbd.BgNbdParams, x: int, t_x: float, T: float) -> tuple[float, float]:
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     alive = _p_integral(lambda p: 1.0, a - 1, b - 1 + x) * _lambda_integral(r - 1 + x, alpha + T)
     dead = 0.0
@@ -169,12 +161,12 @@ def _numeric_terms(params: BgNbdParams, x: int, t_x: float, T: float) -> tuple[f
     return alive, dead
 
 
-def numeric_p_alive(params: BgNbdParams, x: int, t_x: float, T: float) -> float:
+def numeric_p_alive(params: bgnbd.BgNbdParams, x: int, t_x: float, T: float) -> float:
     alive, dead = _numeric_terms(params, x, t_x, T)
     return alive / (alive + dead)
 
 
-def numeric_expected(params: BgNbdParams, t: float, x: int, t_x: float, T: float) -> float:
+def numeric_expected(params: bgnbd.BgNbdParams, t: float, x: int, t_x: float, T: float) -> float:
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     alive, dead = _numeric_terms(params, x, t_x, T)
 
@@ -186,58 +178,59 @@ def numeric_expected(params: BgNbdParams, t: float, x: int, t_x: float, T: float
 
 
 PARAM_SETS = [
-    pytest.param(BgNbdParams(0.243, 30.9, 0.793, 2.426), id="cdnow-days"),
-    pytest.param(BgNbdParams(1.5, 12.0, 2.3, 6.0), id="a>1"),
+    pytest.param(bgnbd.BgNbdParams(0.243, 30.9, 0.793, 2.426), id="cdnow-days"),
+    pytest.param(bgnbd.BgNbdParams(1.5, 12.0, 2.3, 6.0), id="a>1"),
     # a = 1 is a 0/0 in eq. 10; a - r integer is where scipy's hyp2f1 loses digits.
-    pytest.param(BgNbdParams(0.7, 25.0, 1.0, 4.0), id="a=1"),
-    pytest.param(BgNbdParams(0.5, 20.0, 1.5, 3.0), id="a-r=1"),
+    pytest.param(bgnbd.BgNbdParams(0.7, 25.0, 1.0, 4.0), id="a=1"),
+    pytest.param(bgnbd.BgNbdParams(0.5, 20.0, 1.5, 3.0), id="a-r=1"),
 ]
 CUSTOMERS = [(0, 0.0, 0.0), (0, 0.0, 200.0), (1, 10.0, 60.0), (3, 150.0, 400.0),
              (12, 700.0, 720.0), (2, 5.0, 900.0)]  # fmt: skip
 
 
 @pytest.mark.parametrize("params", PARAM_SETS)
-def test_probability_alive_matches_integration(params: BgNbdParams) -> None:
+def test_probability_alive_matches_integration(params: bgnbd.BgNbdParams) -> None:
     """P(alive) closed form equals the posterior mass of 'alive' integrated numerically."""
     for x, t_x, T in CUSTOMERS:
-        got = float(probability_alive(params, x, t_x, T))
+        got = float(bgnbd.probability_alive(params, x, t_x, T))
         want = numeric_p_alive(params, x, t_x, T)
         assert got == pytest.approx(want, rel=1e-6), (x, t_x, T)
 
 
 @pytest.mark.parametrize("params", PARAM_SETS)
-def test_conditional_expected_purchases_matches_integration(params: BgNbdParams) -> None:
+def test_conditional_expected_purchases_matches_integration(params: bgnbd.BgNbdParams) -> None:
     """Eq. 10 (via 2F1) equals the posterior expectation integrated over lambda and p."""
     horizons = np.array([7.0, 365.0, 2000.0])
     for x, t_x, T in CUSTOMERS:
-        got = expected_purchases(params, horizons, x, t_x, T)
+        got = bgnbd.expected_purchases(params, horizons, x, t_x, T)
         for h, value in zip(horizons, got, strict=True):
             want = numeric_expected(params, h, x, t_x, T)
             assert value == pytest.approx(want, rel=1e-6), (x, t_x, T, h)
 
 
 @pytest.mark.parametrize("params", PARAM_SETS)
-def test_unconditional_expected_purchases_matches_integration(params: BgNbdParams) -> None:
+def test_unconditional_expected_purchases_matches_integration(params: bgnbd.BgNbdParams) -> None:
     """Eq. 7 equals E[(1 - e^{-lambda p t})/p] over the priors, integrated numerically."""
     horizons = [1.0, 90.0, 365.0, 3650.0]
-    got = expected_purchases_new_customer(params, horizons)
+    got = bgnbd.expected_purchases_new_customer(params, horizons)
     for h, value in zip(horizons, got, strict=True):
         assert value == pytest.approx(numeric_expected(params, h, 0, 0.0, 0.0), rel=1e-6), h
 
 
 def test_prediction_shapes_and_edges() -> None:
     """Predictions broadcast, are 0 for a zero horizon, and P(alive) is 1 without repeats."""
-    params = BgNbdParams(0.243, 30.9, 0.793, 2.426)
+    params = bgnbd.BgNbdParams(0.243, 30.9, 0.793, 2.426)
     x = np.array([0, 1, 5])
     t_x = np.array([0, 30, 200])
     T = np.array([100, 100, 300])
-    assert probability_alive(params, x, t_x, T).shape == (3,)
-    assert probability_alive(params, 0, 0, 50) == 1.0
-    np.testing.assert_array_equal(expected_purchases(params, 0.0, x, t_x, T), 0.0)
-    longer = expected_purchases(params, 365.0, x, t_x, T)
-    shorter = expected_purchases(params, 30.0, x, t_x, T)
+    assert bgnbd.probability_alive(params, x, t_x, T).shape == (3,)
+    assert bgnbd.probability_alive(params, 0, 0, 50) == 1.0
+    np.testing.assert_array_equal(bgnbd.expected_purchases(params, 0.0, x, t_x, T), 0.0)
+    longer = bgnbd.expected_purchases(params, 365.0, x, t_x, T)
+    shorter = bgnbd.expected_purchases(params, 30.0, x, t_x, T)
     assert np.all(longer > shorter)
     # Silence lowers P(alive): same history, older customer.
-    assert probability_alive(params, 5, 200, 600) < probability_alive(params, 5, 200, 300)
+    p_alive = bgnbd.probability_alive
+    assert p_alive(params, 5, 200, 600) < p_alive(params, 5, 200, 300)
     # A heavy buyer silent for years: odds overflow float64 if not done in log space.
-    assert 0.0 <= float(probability_alive(params, 400, 10, 3000)) < 1e-100
+    assert 0.0 <= float(bgnbd.probability_alive(params, 400, 10, 3000)) < 1e-100

@@ -1,0 +1,121 @@
+-- retention/lifecycle: customers per period by lifecycle status, as PostHog's lifecycle
+--   insight defines it (posthog.com/docs/product-analytics/lifecycle; PostHog/posthog
+--   lifecycle_query_runner.py), with "active" = did the event in the period:
+--     new           active in the period, and it is their first-ever active period;
+--     returning     active in the period and in the one before;
+--     resurrecting  active in the period, not in the one before, active at some time before;
+--     dormant       active in the period before, not in this one (PostHog plots it below
+--                   zero; here it is a count).
+--   PostHog's "new" is the period a person was created in; a customer has no creation event
+--   here, so their first-ever active period (over all history) stands for it.
+-- Periods are calendar days, ISO weeks (Monday) or months of local dates in the reporting
+--   time zone {tz}. Only whole periods are reported: those starting on or after `start` and
+--   ending on or before `end`; the period before the first one is read for its statuses.
+-- Events: purchase = an order (refunds are not purchases); support = any support event,
+--   support.<action> one action; survey = any answer, survey.nps / survey.csat one survey;
+--   any = all of them. Distinct (customer, period) pairs are counted, so a re-delivered
+--   event cannot count twice.
+-- Grain: one row per whole period in [start, end), periods without customers included.
+-- Parameters: {start:Date}, {end:Date}: local dates. {period:String}: day, week or month.
+--   {event:String}: see above. {tz:String}: an IANA time zone, e.g. Europe/Berlin.
+WITH
+    toDate(dateTrunc({period:String}, {start:Date})) AS start_truncated,
+    -- The first whole period starting on or after `start`, and the start of the period
+    -- holding `end` (periods before it are over by `end`).
+    if(start_truncated = {start:Date}, start_truncated,
+       start_truncated + toInterval(1, {period:String})) AS first_period,
+    toDate(dateTrunc({period:String}, {end:Date})) AS end_period,
+    -- The period before the first reported one decides its returning and dormant customers.
+    toDateTime64(first_period - toInterval(1, {period:String}), 3, {tz:String}) AS observed_from,
+    toDateTime64(end_period, 3, {tz:String}) AS observed_until,
+    '^(any|purchase|support(\\.(opened|replied|resolved|reopened|escalated|closed))?'
+        || '|survey(\\.(nps|csat))?)$' AS event_names,
+    'an event is any, purchase, support[.<action>] or survey[.nps|.csat]' AS event_names_error,
+    splitByChar('.', {event:String})[1] AS family,
+    -- Checked before any table is read: a word outside the vocabulary fails with the
+    -- reason instead of matching nothing.
+    (SELECT throwIf({period:String} NOT IN ('day', 'week', 'month'),
+                    'period is day, week or month')
+          + throwIf(NOT match({event:String}, event_names), event_names_error)
+          + throwIf(toTimeZone(toDateTime(0, 'UTC'), {tz:String}) != toDateTime(0, 'UTC'),
+                    'tz is an IANA time zone')) AS invalid_parameters,
+customer_events AS (
+    -- The first-ever event is looked for in all history (purchases: the span pre-aggregate,
+    -- one row per customer once merged), activity in the observed window. A branch whose
+    -- event family is not asked for reads nothing (its WHERE is constant false).
+    SELECT customer_id, first_purchase_at AS at, false AS is_active
+    FROM customer_purchase_span
+    WHERE {event:String} IN ('any', 'purchase')
+    UNION ALL
+    SELECT customer_id, occurred_at, true
+    FROM purchases
+    WHERE {event:String} IN ('any', 'purchase') AND kind = 'order'
+      AND occurred_at >= observed_from AND occurred_at < observed_until
+    UNION ALL
+    SELECT customer_id, occurred_at,
+           occurred_at >= observed_from AND occurred_at < observed_until
+    FROM support_events
+    WHERE family IN ('any', 'support')
+      AND ({event:String} IN ('any', 'support')
+           OR {event:String} = concat('support.', toString(action)))
+    UNION ALL
+    SELECT customer_id, occurred_at,
+           occurred_at >= observed_from AND occurred_at < observed_until
+    FROM survey_responses
+    WHERE family IN ('any', 'survey')
+      AND ({event:String} IN ('any', 'survey')
+           OR {event:String} = concat('survey.', toString(survey)))
+),
+customers AS (
+    -- One pass, one row per customer active in the window: the period of their first-ever
+    -- event, and their active periods, sorted.
+    SELECT customer_id,
+           toDate(dateTrunc({period:String}, toDate(min(at), {tz:String}))) AS first_active,
+           arraySort(groupUniqArrayIf(
+               toDate(dateTrunc({period:String}, toDate(at, {tz:String}))), is_active))
+               AS active
+    FROM customer_events
+    GROUP BY customer_id
+    HAVING notEmpty(active)
+),
+statuses AS (
+    -- Per customer, the periods of each status: every active period is new, returning or
+    -- resurrecting; the period after an active one without activity is dormant.
+    SELECT arrayMap((p, i) -> i > 1 AND active[i - 1] = p - toInterval(1, {period:String}),
+                    active, arrayEnumerate(active)) AS after_active,
+           arrayFilter(p -> p = first_active, active) AS new,
+           arrayFilter((p, after) -> p != first_active AND after, active, after_active)
+               AS returning,
+           arrayFilter((p, after) -> p != first_active AND NOT after, active, after_active)
+               AS resurrecting,
+           arrayMap(p -> p + toInterval(1, {period:String}),
+                    arrayFilter((p, i) -> i = length(active)
+                                    OR active[i + 1] != p + toInterval(1, {period:String}),
+                                active, arrayEnumerate(active))) AS dormant
+    FROM customers
+),
+counts AS (
+    -- Per status, customers per period (period -> count maps).
+    SELECT sumMap(new, arrayWithConstant(length(new), toUInt64(1))) AS new_by_period,
+           sumMap(returning, arrayWithConstant(length(returning), toUInt64(1)))
+               AS returning_by_period,
+           sumMap(resurrecting, arrayWithConstant(length(resurrecting), toUInt64(1)))
+               AS resurrecting_by_period,
+           sumMap(dormant, arrayWithConstant(length(dormant), toUInt64(1)))
+               AS dormant_by_period
+    FROM statuses
+),
+periods AS (
+    SELECT first_period + toInterval(number, {period:String}) AS period_start
+    FROM numbers(greatest(dateDiff({period:String}, first_period, end_period), 0))
+)
+SELECT
+    period_start,
+    new_by_period.2[indexOf(new_by_period.1, period_start)] AS new,
+    returning_by_period.2[indexOf(returning_by_period.1, period_start)] AS returning,
+    resurrecting_by_period.2[indexOf(resurrecting_by_period.1, period_start)] AS resurrecting,
+    dormant_by_period.2[indexOf(dormant_by_period.1, period_start)] AS dormant,
+    new + returning + resurrecting AS active
+FROM periods, counts
+WHERE invalid_parameters = 0
+ORDER BY period_start

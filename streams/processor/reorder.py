@@ -1,0 +1,129 @@
+"""Event-time order per partition: the reorder buffer and the watermark that releases it.
+
+A partition's watermark is the slowest of its live input topics' newest event time, minus
+the allowed lateness; events wait in the buffer until it passes them, then leave in
+(event time, event id) order, so a replay and a live run apply them alike.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from retention.settings import SignalSettings
+from schemas import InputEvent
+from streams.processor.messages import InMessage
+
+
+class Pending:
+    """A buffered event. The reorder heap holds (ts, event_id, topic, offset, Pending)
+    tuples: tuples compare in C, far cheaper than an ordered dataclass's __lt__."""
+
+    __slots__ = ("event", "handle", "message", "partition", "ts")
+
+    def __init__(self, ts: float, partition: int, event: InputEvent, handle: Any,
+                 message: InMessage) -> None:
+        self.ts = ts
+        self.partition = partition
+        self.event = event
+        self.handle = handle
+        # The message it came in (an InMessage): dead-lettered as it was if applying fails.
+        self.message = message
+
+    def __lt__(self, other: Pending) -> bool:
+        # Reached only on equal keys (a re-delivery): unordered, as the key alone decides.
+        return False
+
+
+_Entry = tuple[float, str, str, int, Pending]
+
+
+class ReorderBuffer:
+    """The buffered events and watermark of one input partition."""
+
+    __slots__ = ("buffer", "last_arrival", "max_seen", "watermark")
+
+    def __init__(self, topics: list[str], now: float) -> None:
+        self.buffer: list[_Entry] = []
+        # topic -> newest event time seen
+        self.max_seen: dict[str, float] = {}
+        # topic -> monotonic time of its last message (creation counts: a topic that never
+        # sends goes idle only after the idle delay)
+        self.last_arrival: dict[str, float] = dict.fromkeys(topics, now)
+        self.watermark = float("-inf")
+
+    def add(self, topic: str, offset: int, pending: Pending, now: float) -> bool:
+        """Take in an event that arrived at monotonic time `now`: buffered (True), or late
+        (False: at or behind the watermark, for the caller to apply at once)."""
+        ts = pending.ts
+        if ts > self.max_seen.get(topic, float("-inf")):
+            self.max_seen[topic] = ts
+        self.last_arrival[topic] = now
+        if ts <= self.watermark:
+            return False
+        heapq.heappush(self.buffer, (ts, pending.event.event_id, topic, offset, pending))
+        return True
+
+    def advance(self, until: float) -> bool:
+        """Move the watermark to `until`; False (unmoved) unless `until` is ahead of it."""
+        if until <= self.watermark:
+            return False
+        self.watermark = until
+        return True
+
+    def released(self) -> Iterator[Pending]:
+        """Take out the events the watermark has passed, in order.
+
+        NOTE: one at a time, not as a list: the caller applies each before the next is
+        popped, so applied events are freed at once and the cyclic GC (which counts live
+        allocations) runs no more often than it must.
+        """
+        buffer = self.buffer
+        until = self.watermark
+        while buffer and buffer[0][0] <= until:
+            yield heapq.heappop(buffer)[4]
+
+
+class WatermarkPolicy:
+    """Where a partition's watermark may go next, from which of its input topics are live."""
+
+    def __init__(self, signals: SignalSettings, monotonic: Callable[[], float],
+                 wall_time: Callable[[], float],
+                 end_offset: Callable[[str, int], int | None]) -> None:
+        self.lateness = signals.allowed_lateness_s
+        self.idle_after = signals.idle_watermark_after_s
+        self.follow_wall_clock = signals.live_watermark
+        self.monotonic = monotonic
+        self.wall_time = wall_time
+        # The log end of a (topic, partition) as the consumer last saw it, if known: a topic
+        # with unread messages is never idle, however long the worker takes to reach them.
+        self.end_offset = end_offset
+        # (topic, partition) -> offset after the last message taken in (valid or not)
+        self.taken: dict[tuple[str, int], int] = {}
+
+    def target(self, partition: int, part: ReorderBuffer) -> float | None:
+        """The watermark `partition` (buffered in `part`) may move to now, or None while a
+        live topic that has sent nothing yet may still bring earlier events."""
+        now = self.monotonic()
+
+        def live(topic: str) -> bool:
+            # Sent something lately, or has messages not taken in yet (a backlog: a slow
+            # worker must not mistake a topic it has not reached for a quiet one).
+            if now - part.last_arrival[topic] < self.idle_after:
+                return True
+            end = self.end_offset(topic, partition)
+            return end is not None and end > self.taken.get((topic, partition), end)
+
+        active = [ts for topic, ts in part.max_seen.items() if live(topic)]
+        waiting = [t for t in part.last_arrival if t not in part.max_seen and live(t)]
+        if waiting:
+            return None
+        if active:
+            return min(active) - self.lateness
+        if self.follow_wall_clock:
+            return self.wall_time() - self.lateness
+        return max(part.max_seen.values(), default=float("-inf"))
+
+    def forget(self, partitions: set[int]) -> None:
+        self.taken = {tp: o for tp, o in self.taken.items() if tp[1] not in partitions}

@@ -1,0 +1,1 @@
+"""Milestones (topic `milestones`), one kind per module; `registry.RULES` orders them."""
