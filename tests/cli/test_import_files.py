@@ -20,6 +20,7 @@ from retention.cli.import_files import open_input
 from retention.cli.import_summary import InputTally
 from retention.cli.importer import publish_input
 from retention.kafka import Publisher, Status
+from retention.settings import Settings
 
 TOPICS = {"purchase": "purchases", "support": "support-events", "survey": "survey-responses"}
 
@@ -40,8 +41,8 @@ class RecordingProducer:
 
 class RecordingPublisher(Publisher):
     def __init__(self) -> None:  # no broker: the producer records instead
-        self.topics = dict(TOPICS)  # type: ignore[arg-type]
-        self.producer = RecordingProducer()  # type: ignore[assignment]
+        super().__init__(Settings(), producer=RecordingProducer())
+        assert self.topics == TOPICS
 
     @property
     def values(self) -> list[bytes]:

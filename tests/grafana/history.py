@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -21,6 +20,7 @@ from retention.settings import SinkSettings
 from schemas import ChurnRiskAlert, Milestone
 from sinks.base import RowBatch
 from sinks.clickhouse import ClickHouseSink
+from streams.outputs import partition_for
 from streams.processor import InMessage, StreamProcessor
 from streams.signals.engine import SignalEngine
 
@@ -101,8 +101,11 @@ def load_history(db: Db) -> Loaded:
             "AND engine LIKE '%MergeTree'").result_rows:
         db.client.command(f"SYSTEM STOP MERGES `{table}`")
     # A dated history whose outputs the panels are checked against: as if lived through.
-    settings = processor_settings(live_watermark=False, allowed_lateness_s=LATENESS_S,
-                                  live_horizon_s=float("inf"))
+    # A message keyed by someone else is one of the bad kinds here: dead-lettered, not
+    # re-routed.
+    settings = processor_settings(
+        kafka={"partitions": PARTITIONS, "misplaced_events": "dead-letter"},
+        live_watermark=False, allowed_lateness_s=LATENESS_S, live_horizon_s=float("inf"))
     engine = SignalEngine(settings.signals, model=BgNbdStub(MODEL))
     processor = StreamProcessor(settings, engine, load_state=lambda _cid, _p: None,
                                 monotonic=FakeClock(0.0))
@@ -125,8 +128,8 @@ def load_history(db: Db) -> Loaded:
             seen.add((table, str(event["event_id"])))
             loaded.events[table] += 1
         topic = TOPIC_OF[str(event["type"])]
-        # NOTE: a stable hash, like the producer's partitioner: Python's hash() is salted.
-        partition = zlib.crc32(str(event["customer_id"]).encode()) % PARTITIONS
+        # The producer's partitioner (murmur2): the worker re-routes anything placed otherwise.
+        partition = partition_for(str(event["customer_id"]).encode(), PARTITIONS)
         offset = offsets.take(topic, partition)
         messages.append(InMessage(topic, partition, offset, str(event["customer_id"]).encode(),
                                   json.dumps(event).encode(), handle=(topic, partition, offset)))

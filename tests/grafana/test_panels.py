@@ -35,7 +35,7 @@ MONTHS = [D(2025 + (m - 1) // 12, (m - 1) % 12 + 1, 1) for m in range(1, 23)]
 READ_ONLY = {"readonly": 1}
 # The part of each dead-letter reason the test can predict, by kind of bad message.
 REASONS = {"invalid_json": "not valid JSON: ", "invalid_field": "occurred_at: ",
-           "wrong_key": "message key b'someone-else' is not the event's customer_id",
+           "wrong_key": "keyed b'someone-else' in partition ",
            "tombstone": "empty message (tombstone)"}
 
 
