@@ -16,19 +16,15 @@ from typing import Any
 
 from retention.demo.synthetic import HistorySpec, generate_history
 from retention.settings import Settings
-from tests.integration.helpers import read_topic_raw
+from tests.integration.helpers import REPLAY_ENV, read_topic_raw
 from tests.integration.store_reader import Stored
 from tests.integration.test_pipeline import _expected_outputs
 
 # Small histories keep the whole matrix within minutes on two cores.
 SPEC = HistorySpec(customers=300, months=12, seed=59)
-STACK_ENV = {
-    "RETENTION_SIGNALS__LIVE_WATERMARK": "false",
-    "RETENTION_SIGNALS__IDLE_WATERMARK_AFTER_S": "2",
-    # Small batches: many commits per run, so faults land between two of them.
-    "RETENTION_SINK__BATCH_MAX_EVENTS": "100",
-    "RETENTION_SINK__FLUSH_INTERVAL_S": "0.2",
-}
+# A replay (outputs published as if lived through, watermarks in event time) in batches
+# of 100: many commits per run, so faults land between two of them.
+STACK_ENV = {**REPLAY_ENV, "RETENTION_SINK__BATCH_MAX_EVENTS": "100"}
 OUTPUT_IDS = {"churn-risk": "alert_id", "milestones": "milestone_id"}
 
 

@@ -61,8 +61,14 @@ def read_tables(stack: LocalStack, queries: Mapping[str, str]) -> dict[str, list
     Stops the worker first; values come back as JSON (dates as text).
     """
     stack.stop_worker()
+    return read_tables_in(stack.env, queries)
+
+
+def read_tables_in(env: Mapping[str, str], queries: Mapping[str, str]
+                   ) -> dict[str, list[list[Any]]]:
+    """As `read_tables`, for the database `env` names (no worker may hold it)."""
     done = subprocess.run([sys.executable, "-c", _READ_TABLES], input=json.dumps(queries),
-                          env={**os.environ, **stack.env}, capture_output=True, text=True,
+                          env={**os.environ, **env}, capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     rows: dict[str, list[list[Any]]] = json.loads(done.stdout)

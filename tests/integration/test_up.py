@@ -16,7 +16,7 @@ import pytest
 
 from retention.demo.synthetic import HistorySpec, generate_history, to_json_lines
 from retention.kafka import Publisher, wait_idle, worker_status
-from tests.integration.helpers import read_topic, wait_for
+from tests.integration.helpers import REPLAY_ENV, read_topic, wait_for
 from tests.integration.store_reader import read_store
 from tests.integration.test_pipeline import _expected_outputs
 from tests.integration.up import RetentionUp
@@ -24,12 +24,7 @@ from tests.integration.up import RetentionUp
 pytestmark = pytest.mark.integration
 
 SPEC = HistorySpec(customers=200, months=12, seed=41)
-UP_ENV = {
-    "RETENTION_SIGNALS__LIVE_WATERMARK": "false",
-    "RETENTION_SIGNALS__IDLE_WATERMARK_AFTER_S": "2",
-    "RETENTION_SINK__BATCH_MAX_EVENTS": "100",
-    "RETENTION_SINK__FLUSH_INTERVAL_S": "0.2",
-}
+UP_ENV = {**REPLAY_ENV, "RETENTION_SINK__BATCH_MAX_EVENTS": "100"}
 
 
 def _publish(up: RetentionUp, lines: list[str]) -> None:
