@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,9 @@ class ClickHouseSink:
         self.settings = settings
         self.rows_written = 0
         self.failed_attempts = 0
+        # For the worker's metrics: failed inserts per table, batches written again after one.
+        self.write_errors: Counter[str] = Counter()
+        self.write_retries = 0
         self.outage = OutageSwitch(settings.outage_file) if settings.outage_file else None
         # One chDB/HTTP client is not safe for concurrent queries; the worker's web
         # queries and its inserts share it through this lock.
@@ -78,6 +82,7 @@ class ClickHouseSink:
                     self.client.insert(table, rows, column_names=COLUMNS[table])
             except (ClickHouseError, OSError) as exc:
                 self.failed_attempts += 1
+                self.write_errors[table] += 1
                 delay = min(
                     self.settings.retry_initial_s * 2 ** min(self.failed_attempts, 10),
                     self.settings.retry_max_s,
@@ -106,6 +111,7 @@ class ClickHouseSink:
                 try:
                     await asyncio.wait_for(give_up.wait(), exc.retry_after_s)
                 except TimeoutError:
+                    self.write_retries += 1
                     continue
                 log.warning("ClickHouse write given up: the partitions were handed over")
                 return False

@@ -16,6 +16,7 @@ from retention.kafka import bootstrap_servers, client_security
 from retention.settings import KafkaSettings, Settings
 from streams import web
 from streams.agents import customer_events, model_refresh, watermark_clock
+from streams.metrics import WorkerLive, WorkerMetrics, committed_lag
 from streams.output_producer import OutputProducer
 from streams.pipeline import Pipeline
 from streams.ports import FaustConsumer, LazySink
@@ -102,6 +103,7 @@ def build_worker(settings: Settings) -> Worker:
     state_table = StateTable.declare(app, settings.kafka.partitions)
     producer = OutputProducer(settings, servers)
     sink = LazySink(settings)
+    metrics = WorkerMetrics(settings)
     pipeline = Pipeline(
         settings,
         consumer=FaustConsumer(app),
@@ -109,11 +111,17 @@ def build_worker(settings: Settings) -> Worker:
         sink=sink,
         publisher=producer.publisher,
         crash=app.crash,
+        metrics=metrics,
     )
     customer_events.register(app, topics, pipeline, settings)
     watermark_clock.register(app, pipeline, settings)
     model_refresh.register(app, pipeline, settings)
     web.register(app, settings.worker, pipeline, sink)
+    metrics.watch(WorkerLive(
+        status=pipeline.status,
+        lag=lambda: committed_lag(app, pipeline.consumer, metrics.input_topics),
+        write_errors=sink.write_errors, write_retries=sink.write_retries))
+    web.register_metrics(app, settings.worker, metrics)
 
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kw: Any) -> None:
         revoked: set[Any] = args[0]  # Faust sends the revoked TPs

@@ -27,6 +27,7 @@ from contextlib import suppress
 from typing import Any, TypeVar
 
 from retention.settings import Settings
+from streams.metrics import WorkerMetrics
 from streams.outputs import PublisherPort
 from streams.ports import ConsumerPort, InputMessage, SinkPort, StateStorePort
 from streams.processor import BatchResult, InMessage, StateFlush, StreamProcessor
@@ -49,6 +50,7 @@ class Pipeline:
         # Stops the worker (Faust's app.crash): a failed write must not be acknowledged.
         crash: Callable[[BaseException], Awaitable[None]],
         processor: StreamProcessor | None = None,
+        metrics: WorkerMetrics | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
@@ -89,6 +91,7 @@ class Pipeline:
         self.seconds: dict[str, float] = dict.fromkeys(
             ["process", "clickhouse", "produce", "table"], 0.0)
         self.model_status = "no model fitted yet: low_p_alive stays silent"
+        self.metrics = metrics or WorkerMetrics(settings)
 
     async def process(self, batch: Sequence[InputMessage]) -> None:
         async with self.lock:
@@ -105,7 +108,7 @@ class Pipeline:
             started = time.perf_counter()
             result = self.processor.process(messages)
             self._maybe_flush(result)
-            self.seconds["process"] += time.perf_counter() - started
+            self._spent("process", started)
             await self._enqueue(result)
 
     async def tick(self) -> None:
@@ -283,6 +286,7 @@ class Pipeline:
     async def _commit(self, result: BatchResult) -> bool:
         """Write `result` and acknowledge what became durable; False if the hand-over gave
         up its rows (then nothing is acknowledged)."""
+        tally = self.metrics.tally(result)  # the sink takes the rows it writes
         # ClickHouse (in a thread) and Kafka at the same time: they do not depend on each other.
         written, _ = await asyncio.gather(
             self._timed("clickhouse", self.sink.write_until_done(result.rows,
@@ -290,12 +294,13 @@ class Pipeline:
             self._timed("produce", self._produce(result)))
         if not written:
             return False
+        self.metrics.written(tally)
         self.awaiting_flush.extend(result.done)
         if result.flush is None:
             return True
         started = time.perf_counter()
         await self._store(result.flush)
-        self.seconds["table"] += time.perf_counter() - started
+        self._spent("table", started)
         # Everything processed before this flush is now durable: release its offsets.
         self.consumer.ack(self.awaiting_flush)
         self.unacked -= len(self.awaiting_flush)
@@ -313,8 +318,13 @@ class Pipeline:
     async def _timed(self, stage: str, work: Awaitable[T]) -> T:
         started = time.perf_counter()
         value = await work
-        self.seconds[stage] += time.perf_counter() - started
+        self._spent(stage, started)
         return value
+
+    def _spent(self, stage: str, started: float) -> None:
+        seconds = time.perf_counter() - started
+        self.seconds[stage] += seconds
+        self.metrics.spent(stage, seconds)
 
     def status(self) -> dict[str, Any]:
         p = self.processor

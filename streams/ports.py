@@ -8,7 +8,7 @@ over Faust, RocksDB, ClickHouse and aiokafka.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import faust
@@ -122,6 +122,12 @@ class LazySink:
     @property
     def rows_written(self) -> int:
         return self._sink.rows_written if self._sink is not None else 0
+
+    def write_errors(self) -> Mapping[str, int]:
+        return self._sink.write_errors if self._sink is not None else {}
+
+    def write_retries(self) -> int:
+        return self._sink.write_retries if self._sink is not None else 0
 
     async def write_until_done(self, batch: RowBatch, give_up: asyncio.Event) -> bool:
         return await self.open().write_until_done(batch, give_up)

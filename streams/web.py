@@ -5,7 +5,8 @@ runs the CLI asks it to run named operations (sinks/operations.py: a KPI, a cook
 question, the latest model, each with typed parameters, read-only) instead of opening the
 folder itself. No view takes SQL. When an API token is configured (required for any
 non-loopback bind, see WorkerSettings) every view answers 401 unless the request carries it
-as a bearer token.
+as a bearer token; /metrics too (Prometheus sends it with `authorization` in its scrape
+config, README "Metrics").
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from faust.web import Request, Response, View
 
 from retention.settings import WorkerSettings
 from sinks.reader import OPERATIONS_PATH
+from streams.metrics import CONTENT_TYPE, WorkerMetrics
 from streams.ports import LazySink
 
 STATUS_PATH = "/status/"
+# Where Prometheus looks by default (its `metrics_path`).
+METRICS_PATH = "/metrics"
 
 
 class StatusSource(Protocol):
@@ -62,3 +66,13 @@ def register(app: faust.App, worker: WorkerSettings, pipeline: StatusSource,
                 return self.json({"error": "the body is not JSON"}, status=400)
             code, answer = await asyncio.to_thread(sink.open().answer_query, body)
             return self.json(answer, status=code)
+
+
+def register_metrics(app: faust.App, worker: WorkerSettings, metrics: WorkerMetrics) -> None:
+    @app.page(METRICS_PATH)
+    class MetricsView(View):
+        async def get(self, request: Request) -> Response:
+            if not authorized(request, worker):
+                return unauthorized(self)
+            # In the event loop, not a thread: the scrape reads the pipeline's live state.
+            return self.bytes(metrics.exposition(), content_type=CONTENT_TYPE)
