@@ -75,4 +75,5 @@ def register_metrics(app: faust.App, worker: WorkerSettings, metrics: WorkerMetr
             if not authorized(request, worker):
                 return unauthorized(self)
             # In the event loop, not a thread: the scrape reads the pipeline's live state.
-            return self.bytes(metrics.exposition(), content_type=CONTENT_TYPE)
+            # As a header: aiohttp refuses a charset in `content_type`, the format names one.
+            return self.bytes(metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
