@@ -195,15 +195,17 @@ class _LiveCollector:
             "retention_clickhouse_write_retries", "Batches written again after a failed "
             "insert", value=self.live.write_retries())
         counters = status["counters"]
-        for name, what in _PROCESSOR_COUNTERS.items():
-            yield CounterMetricFamily(f"retention_{name}", what, value=counters[name])
+        for name, (metric, what) in _PROCESSOR_COUNTERS.items():
+            yield CounterMetricFamily(metric, what, value=counters[name])
 
 
 # Processor counters (`retention status`) that no labelled metric above already covers.
-_PROCESSOR_COUNTERS: Mapping[str, str] = {
-    "duplicates": "Events applied before (same event_id), skipped",
-    "late": "Events that arrived behind the watermark, applied at once",
-    "timer_errors": "Absence-rule firings that raised (the customer's timer is disarmed)",
+_PROCESSOR_COUNTERS: Mapping[str, tuple[str, str]] = {
+    "duplicates": ("retention_duplicates", "Events applied before (same event_id), skipped"),
+    "late": ("retention_late_events", "Events that arrived behind the watermark, applied "
+             "at once"),
+    "timer_errors": ("retention_timer_errors", "Absence-rule firings that raised (the "
+                     "customer's timer is disarmed)"),
 }
 
 
