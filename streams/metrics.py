@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, get_args
 
 import faust
@@ -32,12 +33,13 @@ from streams.processor.parse import families_by_topic
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 OUTCOMES = ("accepted", "rerouted", "dead_letter")
-# Where the labels are in the rows the sink writes (sinks/rows.py).
-_ALERT_RULE, _ALERT_HISTORICAL = (COLUMNS["churn_risk_alerts"].index(c)
-                                  for c in ("rule_id", "historical"))
-_MILESTONE_KIND, _MILESTONE_HISTORICAL = (COLUMNS["milestones"].index(c)
-                                          for c in ("kind", "historical"))
-_LETTER_TOPIC, _LETTER_STAGE = (COLUMNS["dead_letters"].index(c) for c in ("topic", "stage"))
+# The labels' columns in the rows the sink writes (sinks/rows.py), read in C by itemgetter.
+_ALERT_LABELS = itemgetter(*(COLUMNS["churn_risk_alerts"].index(c)
+                             for c in ("rule_id", "historical")))
+_MILESTONE_LABELS = itemgetter(*(COLUMNS["milestones"].index(c) for c in ("kind", "historical")))
+_LETTER_LABELS = itemgetter(*(COLUMNS["dead_letters"].index(c) for c in ("topic", "stage")))
+# The tables the worker writes besides the raw event tables.
+_OUTPUT_TABLES = ("churn_risk_alerts", "milestones", "dead_letters", "customer_state")
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,11 @@ class Tally:
     """What one batch's rows add to the counters, taken before the sink consumes them."""
 
     events: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # (topic, stage)
     dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)
-    alerts: Counter[tuple[str, str]] = field(default_factory=Counter)
-    milestones: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # (rule_id or kind, historical)
+    alerts: Counter[tuple[str, bool]] = field(default_factory=Counter)
+    milestones: Counter[tuple[str, bool]] = field(default_factory=Counter)
 
 
 class WorkerMetrics:
@@ -111,7 +115,8 @@ class WorkerMetrics:
 
     def watch(self, live: WorkerLive) -> None:
         """Read `live` at every scrape (once per worker)."""
-        self.registry.register(_LiveCollector(live))
+        tables = (*self.topic_of_table, *_OUTPUT_TABLES)
+        self.registry.register(_LiveCollector(live, tables))
 
     def exposition(self) -> bytes:
         """The text Prometheus scrapes."""
@@ -127,33 +132,32 @@ class WorkerMetrics:
     def tally(self, result: BatchResult) -> Tally:
         """What `result` adds once written; call before the sink takes its rows."""
         rows = result.rows.rows
-        tally = Tally()
+        tally = Tally(
+            dead_letters=Counter(map(_LETTER_LABELS, rows.get("dead_letters", ()))),
+            alerts=Counter(map(_ALERT_LABELS, rows.get("churn_risk_alerts", ()))),
+            milestones=Counter(map(_MILESTONE_LABELS, rows.get("milestones", ()))))
         for table, topic in self.topic_of_table.items():
             if table in rows:
                 tally.events[topic, "accepted"] = len(rows[table])
-        for row in rows.get("dead_letters", ()):
-            topic, stage = row[_LETTER_TOPIC], row[_LETTER_STAGE]
-            tally.dead_letters[topic, stage] += 1
+        for (topic, stage), n in tally.dead_letters.items():
             if stage != "processing":  # a processing failure's event was accepted before
-                tally.events[topic, "dead_letter"] += 1
+                tally.events[topic, "dead_letter"] += n
         if result.rerouted:
             for message in result.messages:
                 if message.topic in self.input_topics:  # a re-routed copy: same topic
                     tally.events[message.topic, "rerouted"] += 1
-        for row in rows.get("churn_risk_alerts", ()):
-            tally.alerts[row[_ALERT_RULE], _flag(row[_ALERT_HISTORICAL])] += 1
-        for row in rows.get("milestones", ()):
-            tally.milestones[row[_MILESTONE_KIND], _flag(row[_MILESTONE_HISTORICAL])] += 1
         return tally
 
     def written(self, tally: Tally) -> None:
         """The batch `tally` was taken from is in ClickHouse and on Kafka: count it."""
-        for counter, counts in ((self.events, tally.events),
-                                (self.dead_letters, tally.dead_letters),
-                                (self.alerts, tally.alerts),
-                                (self.milestones, tally.milestones)):
-            for labels, n in counts.items():
-                counter.labels(*labels).inc(n)
+        for (topic, outcome), n in tally.events.items():
+            self.events.labels(topic, outcome).inc(n)
+        for (topic, stage), n in tally.dead_letters.items():
+            self.dead_letters.labels(topic, stage).inc(n)
+        for (rule, historical), n in tally.alerts.items():
+            self.alerts.labels(rule, _flag(historical)).inc(n)
+        for (kind, historical), n in tally.milestones.items():
+            self.milestones.labels(kind, _flag(historical)).inc(n)
 
 
 def _flag(historical: bool) -> str:
@@ -163,8 +167,9 @@ def _flag(historical: bool) -> str:
 class _LiveCollector:
     """The worker's state now, read at scrape time."""
 
-    def __init__(self, live: WorkerLive) -> None:
+    def __init__(self, live: WorkerLive, tables: tuple[str, ...]) -> None:
         self.live = live
+        self.tables = tables
 
     def collect(self) -> Iterator[Metric]:
         status = self.live.status()
@@ -188,8 +193,9 @@ class _LiveCollector:
         errors = CounterMetricFamily(
             "retention_clickhouse_write_errors", "Inserts ClickHouse refused or failed, by "
             "table (each is retried with backoff)", labels=["table"])
-        for table, n in sorted(self.live.write_errors().items()):
-            errors.add_metric([table], n)
+        failed = self.live.write_errors()
+        for table in sorted({*self.tables, *failed}):
+            errors.add_metric([table], failed.get(table, 0))
         yield errors
         yield CounterMetricFamily(
             "retention_clickhouse_write_retries", "Batches written again after a failed "

@@ -238,4 +238,6 @@ def test_lag_series_are_labelled_by_topic_and_partition() -> None:
                                                      ("topic", "purchases")): 5}
     assert labelled(s, "retention_consumer_lag", topic="purchases", partition="3") == 0
     assert labelled(s, "retention_clickhouse_write_errors_total", table="purchases") == 2
+    # Every table the worker writes has its series, at 0 until an insert fails.
+    assert labelled(s, "retention_clickhouse_write_errors_total", table="milestones") == 0
     assert labelled(s, "retention_clickhouse_write_retries_total") == 2
