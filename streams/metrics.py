@@ -21,7 +21,7 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client import Counter as PromCounter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 
 from retention.settings import Settings
 from schemas import MODELS
@@ -31,7 +31,6 @@ from streams.ports import ConsumerPort
 from streams.processor import BatchResult
 from streams.processor.parse import families_by_topic
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
 OUTCOMES = ("accepted", "rerouted", "dead_letter")
 # The labels' columns in the rows the sink writes (sinks/rows.py), read in C by itemgetter.
 _ALERT_LABELS = itemgetter(*(COLUMNS["churn_risk_alerts"].index(c)
@@ -118,9 +117,11 @@ class WorkerMetrics:
         tables = (*self.topic_of_table, *_OUTPUT_TABLES)
         self.registry.register(_LiveCollector(live, tables))
 
-    def exposition(self) -> bytes:
-        """The text Prometheus scrapes."""
-        return generate_latest(self.registry)
+    def exposition(self, accept: str = "") -> tuple[bytes, str]:
+        """The scrape's body and content type, in the format the `accept` header asks for:
+        OpenMetrics or Prometheus text 1.0.0 when asked, Prometheus text 0.0.4 otherwise."""
+        encode, content_type = choose_encoder(accept)
+        return encode(self.registry), content_type
 
     def spent(self, stage: str, seconds: float) -> None:
         """A pipeline stage took `seconds` (stages as in the pipeline's status)."""

@@ -20,7 +20,7 @@ from faust.web import Request, Response, View
 
 from retention.settings import WorkerSettings
 from sinks.reader import OPERATIONS_PATH
-from streams.metrics import CONTENT_TYPE, WorkerMetrics
+from streams.metrics import WorkerMetrics
 from streams.ports import LazySink
 
 STATUS_PATH = "/status/"
@@ -75,5 +75,6 @@ def register_metrics(app: faust.App, worker: WorkerSettings, metrics: WorkerMetr
             if not authorized(request, worker):
                 return unauthorized(self)
             # In the event loop, not a thread: the scrape reads the pipeline's live state.
-            # As a header: aiohttp refuses a charset in `content_type`, the format names one.
-            return self.bytes(metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
+            body, content_type = metrics.exposition(request.headers.get("Accept", ""))
+            # As a header: aiohttp refuses a charset in `content_type`, the formats name one.
+            return self.bytes(body, headers={"Content-Type": content_type})

@@ -44,7 +44,7 @@ def raw(topic: str, offset: int, value: bytes, key: bytes = b"c0") -> FakeMessag
 
 def scrape(metrics: WorkerMetrics) -> Samples:
     """Every sample of the exposition, by (sample name, sorted labels)."""
-    text = metrics.exposition().decode()
+    text = metrics.exposition()[0].decode()
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
 

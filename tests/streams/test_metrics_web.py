@@ -9,6 +9,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import yaml
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as openmetrics_families,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 from retention.embedded.broker import free_loopback_port
@@ -77,3 +81,35 @@ def test_token_is_required_when_configured(tmp_path: Path) -> None:
     assert none[0] == 401 and wrong[0] == 401
     assert "retention_" not in none[2] + wrong[2]
     assert right[0] == 200 and "retention_events_total" in right[2]
+
+
+# What Prometheus 3 sends by default (scrape_protocols: OpenMetrics first).
+PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,"
+                     "application/openmetrics-text;version=0.0.1;q=0.4,"
+                     "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,"
+                     "text/plain;version=0.0.4;q=0.2,*/*;q=0.1")
+
+
+def test_prometheus_accept_header_gets_openmetrics(tmp_path: Path) -> None:
+    """A scrape asking for OpenMetrics (as Prometheus does) gets it, complete with its
+    `# EOF`, and OpenMetrics' own parser reads the same values."""
+    [(code, content_type, body)] = _scrape(tmp_path, {"Accept": PROMETHEUS_ACCEPT})
+    assert code == 200 and content_type.startswith("application/openmetrics-text")
+    assert body.endswith("# EOF\n")
+    samples = {s.name: s.value for f in openmetrics_families(body) for s in f.samples
+               if not s.labels}
+    assert samples["retention_work_pending"] == 9
+
+
+def test_compose_prometheus_scrapes_the_workers_loopback_metrics() -> None:
+    """Compose's Prometheus shares the worker's network namespace and scrapes the loopback
+    port the worker listens on, at the path /metrics is served on."""
+    root = Path(__file__).parents[2]
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text())["services"]
+    config = yaml.safe_load((root / "prometheus/prometheus.yml").read_text())
+    assert compose["prometheus"]["network_mode"] == "service:worker"
+    [job] = config["scrape_configs"]
+    [target] = job["static_configs"][0]["targets"]
+    port = compose["worker"]["environment"]["RETENTION_WORKER__WEB_PORT"]
+    assert target == f"127.0.0.1:{port}" and job["metrics_path"] == web.METRICS_PATH
+    assert "RETENTION_WORKER__WEB_HOST" not in compose["worker"]["environment"]  # loopback
