@@ -53,7 +53,8 @@ def _profile_lines(profile: dict[str, Any] | None) -> list[str]:
                 "the model's calibration day: `retention model fit`)"]
     p = profile
     lines = [f"predictive profile (model v{p['model_version']}, as of {p['as_of']}, "
-             f"horizon {p['horizon_days']} days, discount rate {p['annual_discount_rate']:g}/year):"]
+             f"horizon {p['horizon_days']} days, "
+             f"discount rate {p['annual_discount_rate']:g}/year):"]
     lines += _fields(p, PROFILE_FIELDS)
     lines.append(f"  published because the model's data met its readiness rule: "
                  f"{p['buyers']:,} buyers (>= {p['min_buyers']}), {p['history_days']} days of "

@@ -120,7 +120,7 @@ def test_next_order_date_is_the_first_day_the_next_order_is_more_likely_than_not
 def test_readiness_rule_and_discount_are_stored_with_the_version(fitted) -> None:
     """model_profile_params holds the thresholds the fit passed and what the data had:
     buyers, the oldest customer's age in days, customers with 3+ purchase days."""
-    db, history, report = fitted
+    db, history, _ = fitted
     orders = _orders(history)
     ref = rfm_from_purchases(orders["customer_id"], pd.to_datetime(orders["occurred_at"],
                              utc=True), orders["amount"], AS_OF)
