@@ -93,19 +93,7 @@ def _steady_customer(rng: random.Random, spec: HistorySpec, cid: str,
     order_no = 0
     while alive and t < spec.end:
         order_no += 1
-        amount = round(basket * rng.uniform(0.6, 1.5), 2)
-        oid = next_id("o")
-        events.append({
-            "type": "purchase", "event_id": next_id("p"), "customer_id": cid,
-            "occurred_at": iso_time(t), "order_id": oid, "amount": amount,
-            "currency": "USD", "items": rng.randint(1, 4), "channel": rng.choice(CHANNELS),
-        })
-        if rng.random() < spec.refund_rate:
-            events.append({
-                "type": "purchase", "event_id": next_id("p"), "customer_id": cid,
-                "occurred_at": iso_time(t + timedelta(days=rng.uniform(1, 10))),
-                "order_id": oid, "amount": amount, "kind": "refund",
-            })
+        events.extend(_order(rng, spec, cid, t, basket, next_id))
         if rng.random() < (0.35 if unhappy else 0.08):
             events.extend(_ticket(rng, cid, t + timedelta(hours=rng.uniform(1, 72)),
                                   unhappy, next_id))
@@ -172,19 +160,7 @@ def _shop_customer(rng: random.Random, spec: HistorySpec, cid: str,
     t = _joined(rng, spec)
     first = True
     while t < spec.end:
-        amount = round(basket * rng.uniform(0.6, 1.5), 2)
-        oid = next_id("o")
-        events.append({
-            "type": "purchase", "event_id": next_id("p"), "customer_id": cid,
-            "occurred_at": iso_time(t), "order_id": oid, "amount": amount,
-            "currency": "USD", "items": rng.randint(1, 4), "channel": rng.choice(CHANNELS),
-        })
-        if rng.random() < spec.refund_rate:
-            events.append({
-                "type": "purchase", "event_id": next_id("p"), "customer_id": cid,
-                "occurred_at": iso_time(t + timedelta(days=rng.uniform(1, 10))),
-                "order_id": oid, "amount": amount, "kind": "refund",
-            })
+        events.extend(_order(rng, spec, cid, t, basket, next_id))
         # BG/NBD: no dropout at the first purchase, chance `leave` after each repeat one.
         leaving = not first and rng.random() < leave
         first = False
@@ -201,6 +177,25 @@ def _shop_customer(rng: random.Random, spec: HistorySpec, cid: str,
         # A wait past any history's end is as good as never (and keeps dates in range).
         t += timedelta(days=min(rng.expovariate(rate), 36_500.0))
     return events
+
+
+def _order(rng: random.Random, spec: HistorySpec, cid: str, at: datetime, basket: float,
+           next_id: NextId) -> list[dict[str, Any]]:
+    """An order around the customer's usual basket, refunded now and then."""
+    amount = round(basket * rng.uniform(0.6, 1.5), 2)
+    oid = next_id("o")
+    out: list[dict[str, Any]] = [{
+        "type": "purchase", "event_id": next_id("p"), "customer_id": cid,
+        "occurred_at": iso_time(at), "order_id": oid, "amount": amount,
+        "currency": "USD", "items": rng.randint(1, 4), "channel": rng.choice(CHANNELS),
+    }]
+    if rng.random() < spec.refund_rate:
+        out.append({
+            "type": "purchase", "event_id": next_id("p"), "customer_id": cid,
+            "occurred_at": iso_time(at + timedelta(days=rng.uniform(1, 10))),
+            "order_id": oid, "amount": amount, "kind": "refund",
+        })
+    return out
 
 
 def _ticket(rng: random.Random, cid: str, opened: datetime, unhappy: bool,
