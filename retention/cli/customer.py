@@ -3,6 +3,7 @@
 JSON output is a contract for scripts: {"customer_id", "state", "open_risk_episodes",
 "milestones", "recent_events", "predictive_profile"}; state and predictive_profile are
 null when unknown (no state yet; no model, or no order before the model's calibration day).
+Times are ISO text in UTC (ClickHouse's UTC wall time, no offset written).
 """
 
 from __future__ import annotations
