@@ -8,9 +8,11 @@ lets the materialized views fill the pre-aggregates, then prints per KPI the med
 runs on the pre-aggregates and on raw tables (baseline: the KPI's own SQL with
 purchase_days / customer_purchase_span swapped for subqueries over `purchases FINAL`), the
 same for each retention insight (sql/retention: cohorts, lifecycle, stickiness, run as
-named operations; they read the raw events themselves, so there is no baseline), the
-`kpi all` total and the `model fit` time. Targets: each KPI and insight < 1 s, all < 5 s,
-fit < 60 s.
+named operations; they read the raw events themselves, so there is no baseline), each
+customer question (sql/customer: `retention at-risk`, the five parts of `retention
+customer`, over a generated worker state with open episodes for one customer in ten, and
+the customer_profile view), the `kpi all` total and the `model fit` time. Targets: each
+KPI, insight and customer question < 1 s, all < 5 s, fit < 60 s.
 """
 
 from __future__ import annotations
@@ -67,6 +69,20 @@ def insights() -> list[tuple[str, str, dict[str, Any]]]:
     return timed
 
 
+def customer_questions() -> list[tuple[str, str, dict[str, Any]]]:
+    """(label, operation, parameters) of `retention at-risk` and `retention customer`."""
+    one = {"customer_id": "c12345"}
+    return [
+        ("at-risk (all, top 50)", "customer/at_risk", {"min_value": 0.0, "limit": 50}),
+        ("at-risk --min-value 100", "customer/at_risk", {"min_value": 100.0, "limit": 50}),
+        ("customer: state", "customer/state", one),
+        ("customer: episodes", "customer/episodes", one),
+        ("customer: profile", "customer/profile", one),
+        ("customer: milestones", "customer/milestones", one),
+        ("customer: recent events", "customer/recent_events", {**one, "limit": 10}),
+    ]
+
+
 def generate(client: Any, customers: int) -> None:
     """History in SQL (sql/bench/generate_*.sql): purchases following the true parameters
     above, 1% refunds; 0.5% of events delivered twice. Plus ~1.35 support events and 1
@@ -80,6 +96,15 @@ def generate(client: Any, customers: int) -> None:
     client.command(read_sql("bench/generate_support_events.sql"),
                    parameters={**history, "tickets": max(customers // 2, 1)})
     client.command(read_sql("bench/generate_survey_responses.sql"), parameters=history)
+    generate_worker_outputs(client)
+
+
+def generate_worker_outputs(client: Any) -> None:
+    """What the worker would have stored for the history: customer states (some with open
+    episodes) and milestones, for the customer questions."""
+    end = HISTORY_START + dt.timedelta(days=HISTORY_DAYS)
+    client.command(read_sql("bench/generate_customer_state.sql"), parameters={"history_end": end})
+    client.command(read_sql("bench/generate_milestones.sql"))
 
 
 def settle_then_stream(client: Any, batches: int = 20) -> None:
@@ -143,6 +168,8 @@ def main() -> None:
         runner = ClientRunner(settings)
         client = runner.client
         fresh = not client.query(read_sql("bench/purchase_rows.sql")).result_rows[0][0]
+        if not fresh and not client.query(read_sql("bench/state_rows.sql")).result_rows[0][0]:
+            generate_worker_outputs(client)  # a folder from before the customer questions
         if fresh:
             start = time.perf_counter()
             generate(client, args.customers)
@@ -183,9 +210,11 @@ def main() -> None:
                 continue
             slow = median_seconds(lambda s=baseline, p=params: runner.query(s, p))
             print(f"{kpi.name:<32} {fast:>10.3f} {slow:>10.3f} {slow / fast:>8.1f}x")
-        for label, operation, params in insights():
+        for label, operation, params in insights() + customer_questions():
             took = median_seconds(lambda o=operation, p=params: runner.run(o, p))
             print(f"{label:<32} {took:>10.3f} {'-':>10} {'-':>9}")
+        took = median_seconds(lambda: runner.query(read_sql("bench/top_value_at_risk.sql")))
+        print(f"{'customer_profile view, top 10':<32} {took:>10.3f} {'-':>10} {'-':>9}")
 
         total = median_seconds(lambda: run_all(runner, PERIOD, settings))
         print(f"\n{'kpi all (every scalar KPI)':<32} {total:>10.3f}")

@@ -224,6 +224,11 @@ class ModelSettings(BaseModel):
     min_history_days: int = 90
     min_customers_3plus: int = 20
     horizon_days: int = 365
+    # The predictive profile's predicted CLV discounts each period's expected revenue at
+    # this annual rate (0: undiscounted, like the clv_predicted KPI), one discount step per
+    # `discount_period_days` (30: monthly, as the CLV literature and `lifetimes` do).
+    annual_discount_rate: float = Field(0.0, ge=0)
+    discount_period_days: int = Field(30, ge=1)
     # How often the worker looks for a newly fitted model (it drives `low_p_alive`).
     reload_interval_s: float = Field(60.0, gt=0)
 

@@ -15,7 +15,14 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from retention.analytics.model import BgNbdParams, FittedModel, GammaGammaParams, Predictions
+from retention.analytics.model import (
+    BgNbdParams,
+    FittedModel,
+    GammaGammaParams,
+    Predictions,
+    ProfileRule,
+    Profiles,
+)
 from sinks.operations import run_operation
 from sinks.reader import QueryResult, QueryRunner
 from sinks.rows import COLUMNS
@@ -83,21 +90,56 @@ def next_version(client: Client) -> int:
     return int(highest or 0) + 1
 
 
-def save_model(client: Client, model: FittedModel, predictions: Predictions) -> None:
-    """Store predictions, then the params row: a visible version is always complete.
+def _nullable(values: list[float]) -> list[float | None]:
+    return [None if math.isnan(v) else v for v in values]
+
+
+def save_profiles(client: Client, model: FittedModel, profiles: Profiles,
+                  rule: ProfileRule) -> None:
+    """The version's predictive profiles, then how they were made (before model_params)."""
+    n = profiles.customer_ids.size
+    columns = [
+        [model.version] * n,
+        profiles.customer_ids.tolist(),
+        [profiles.as_of] * n,
+        profiles.orders.tolist(),
+        profiles.historic_clv.tolist(),
+        profiles.predicted_clv.tolist(),
+        profiles.total_clv.tolist(),
+        profiles.churn_probability.tolist(),
+        profiles.expected_purchases.tolist(),
+        [profiles.horizon_days] * n,
+        _nullable(profiles.average_days_between_orders.tolist()),
+        profiles.expected_next_order_dates(),
+    ]
+    client.insert("customer_profiles", columns, column_names=COLUMNS["customer_profiles"],
+                  column_oriented=True)
+    ready = rule.readiness
+    client.insert(
+        "model_profile_params",
+        [[model.version, model.fitted_at, rule.annual_discount_rate, rule.discount_period_days,
+          ready.buyers, rule.min_buyers, ready.history_days, rule.min_history_days,
+          ready.customers_3plus, rule.min_customers_3plus]],
+        column_names=COLUMNS["model_profile_params"],
+    )
+
+
+def save_model(client: Client, model: FittedModel, predictions: Predictions,
+               profiles: Profiles, rule: ProfileRule) -> None:
+    """Store predictions and profiles, then the params row: a visible version is always
+    complete.
 
     ``client`` is a clickhouse-connect client (writes do not go through the worker's
     read-only operations).
     """
     n = predictions.customer_ids.size
-    m_x = [None if math.isnan(v) else v for v in predictions.m_x.tolist()]
     columns = [
         [model.version] * n,
         predictions.customer_ids.tolist(),
         predictions.x.tolist(),
         predictions.t_x.tolist(),
         predictions.T.tolist(),
-        m_x,
+        _nullable(predictions.m_x.tolist()),
         predictions.p_alive.tolist(),
         predictions.expected_purchases.tolist(),
         predictions.predicted_clv.tolist(),
@@ -105,6 +147,7 @@ def save_model(client: Client, model: FittedModel, predictions: Predictions) -> 
     # A retry of the same version replaces rows (ReplacingMergeTree on version, customer).
     client.insert("customer_predictions", columns,
                   column_names=COLUMNS["customer_predictions"], column_oriented=True)
+    save_profiles(client, model, profiles, rule)
     bg, gg = model.bgnbd, model.gamma_gamma
     client.insert(
         "model_params",

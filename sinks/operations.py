@@ -3,8 +3,9 @@
 An operation is one of the project's own SQL files, named by its path under `sql/` without
 `.sql`: every KPI (`kpis/nps`), every ops cookbook question (`cookbook/at_risk_customers`),
 every query of the HTML report (`report/at_risk_episodes`), every retention insight
-(`retention/first_occurrence`, `retention/lifecycle`, ...) and the latest lifetime model
-(`model/latest_model`). Its parameters are the file's
+(`retention/first_occurrence`, `retention/lifecycle`, ...), every customer question of
+`retention customer` and `retention at-risk` (`customer/profile`, `customer/at_risk`, ...)
+and the latest lifetime model (`model/latest_model`). Its parameters are the file's
 `{name:Type}` placeholders. A caller sends a name and values, never SQL: each value is
 parsed as its declared type before ClickHouse binds it, unknown names and extra parameters
 are refused, and every operation runs with `readonly=1`, under which ClickHouse also refuses
@@ -31,7 +32,7 @@ from clickhouse_connect.driver.query import QueryResult as ClientQueryResult
 from sinks.sql_files import read_sql
 
 # Folders whose every file is an operation, and single files that are one.
-OPERATION_FOLDERS = ("kpis", "cookbook", "report", "retention")
+OPERATION_FOLDERS = ("kpis", "cookbook", "report", "retention", "customer")
 SINGLE_OPERATIONS = ("model/latest_model",)
 
 # Per-query settings of every operation. NOTE: only SELECTs run with it: on chDB a statement

@@ -51,6 +51,16 @@ COLUMNS: dict[str, list[str]] = {
         "model_version", "customer_id", "x", "t_x", "T", "m_x", "p_alive", "expected_purchases",
         "predicted_clv",
     ],
+    "customer_profiles": [
+        "model_version", "customer_id", "as_of", "orders", "historic_clv", "predicted_clv",
+        "total_clv", "churn_probability", "expected_purchases", "horizon_days",
+        "average_days_between_orders", "expected_next_order_date",
+    ],
+    "model_profile_params": [
+        "version", "fitted_at", "annual_discount_rate", "discount_period_days", "buyers",
+        "min_buyers", "history_days", "min_history_days", "customers_3plus",
+        "min_customers_3plus",
+    ],
 }
 
 Row = tuple[Any, ...]

@@ -18,6 +18,8 @@ import numpy as np
 from retention.analytics.model import (
     FittedModel,
     Predictions,
+    ProfileRule,
+    build_profiles,
     check_readiness,
     compress,
     expected_purchases,
@@ -60,7 +62,8 @@ def default_as_of(client: Any, today: dt.date | None = None) -> dt.date | None:
 
 
 def customer_rfm(client: Any, as_of: dt.date) -> dict[str, np.ndarray]:
-    """Columns customer_id, x, t_x, T, m_x (NaN for x == 0) of every customer."""
+    """Columns customer_id, x, t_x, T, m_x (NaN for x == 0), orders and revenue of every
+    customer."""
     columns = model_inputs(client, as_of)
     return {
         "customer_id": np.asarray(columns["customer_id"], dtype=object),
@@ -69,6 +72,8 @@ def customer_rfm(client: Any, as_of: dt.date) -> dict[str, np.ndarray]:
         "T": np.asarray(columns["T"], dtype=np.int64),
         "m_x": np.asarray([np.nan if v is None else v for v in columns["m_x"]],
                           dtype=np.float64),
+        "orders": np.asarray(columns["orders"], dtype=np.int64),
+        "revenue": np.asarray(columns["revenue"], dtype=np.float64),
     }
 
 
@@ -142,6 +147,13 @@ def fit_model(
         expected_purchases=expected_purchases(bg_fit.params, horizon, x, t_x, T),
         predicted_clv=predicted_clv(bg_fit.params, gg_fit.params, horizon, x, t_x, T, m_x),
     )
+    rule = ProfileRule(
+        annual_discount_rate=ms.annual_discount_rate,
+        discount_period_days=ms.discount_period_days, readiness=readiness,
+        min_buyers=ms.min_buyers, min_history_days=ms.min_history_days,
+        min_customers_3plus=ms.min_customers_3plus,
+    )
+    profiles = build_profiles(bg_fit.params, gg_fit.params, rule, as_of, horizon, data)
     lap("predict")
     model = FittedModel(
         version=next_version(client),
@@ -155,7 +167,7 @@ def fit_model(
         bgnbd_log_likelihood=bg_fit.log_likelihood,
         gg_log_likelihood=gg_fit.log_likelihood,
     )
-    save_model(client, model, predictions)
+    save_model(client, model, predictions, profiles, rule)
     lap("store")
     report.model = model
     return report

@@ -8,7 +8,7 @@ from typing import IO
 
 import click
 
-from retention.demo.synthetic import HistorySpec, generate_history, to_json_lines
+from retention.demo.synthetic import PROFILES, HistorySpec, Profile, generate_history, to_json_lines
 
 
 @click.command()
@@ -21,14 +21,18 @@ from retention.demo.synthetic import HistorySpec, generate_history, to_json_line
               help="The same seed, size and dates give the same file.")
 @click.option("--out", type=click.Path(dir_okay=False, allow_dash=True), required=True,
               help="File to write (`-` for stdout); gzip-compressed when it ends in .gz.")
-def generate(customers: int, years: int, end: dt.datetime | None, seed: int, out: str) -> None:
+@click.option("--profile", type=click.Choice(PROFILES), default="shop", show_default=True,
+              help="shop: KPIs where real shops are; steady: the original process (about "
+                   "an order a month, few leave).")
+def generate(customers: int, years: int, end: dt.datetime | None, seed: int, out: str,
+             profile: Profile) -> None:
     """Write a synthetic history of purchases, tickets and survey answers as JSON lines.
 
-    The demo's generator: customers buy at their own pace and drop out, unhappy ones
-    complain, score low and leave sooner; about 1% of events are re-sent duplicates.
+    The demo's generator: customers buy at their own pace and drop out, unhappy and
+    leaving ones complain and score low; about 1% of events are re-sent duplicates.
     """
     end_day = end.date() if end else dt.datetime.now(dt.UTC).date()
-    spec = HistorySpec(customers=customers, years=years, seed=seed,
+    spec = HistorySpec(customers=customers, years=years, seed=seed, profile=profile,
                        end=dt.datetime.combine(end_day, dt.time(), dt.UTC))
     events = generate_history(spec)
     with _open_output(out) as sink:

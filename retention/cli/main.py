@@ -9,7 +9,9 @@ from pydantic import ValidationError
 
 from retention.cli import exit_codes
 from retention.cli.alerts import alerts
+from retention.cli.at_risk import at_risk_command
 from retention.cli.cohorts import cohorts
+from retention.cli.customer import customer
 from retention.cli.db import db
 from retention.cli.demo import demo
 from retention.cli.generate import generate
@@ -53,7 +55,8 @@ def cli() -> None:
 
 
 for command in (up, worker, publish, generate, import_command, status, alerts, db,
-                schemas_group, demo, kpi, query, model, report, cohorts, lifecycle, stickiness):
+                schemas_group, demo, kpi, query, model, report, cohorts, lifecycle, stickiness,
+                customer, at_risk_command):
     cli.add_command(command)
 
 

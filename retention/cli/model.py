@@ -49,6 +49,8 @@ def fit(as_of: dt.datetime | None) -> None:
                f"({m.repeat_customers:,} with repeat purchases), horizon {m.horizon_days} d")
     click.echo(f"  BG/NBD (days): r={bg.r:.4g} alpha={bg.alpha:.4g} a={bg.a:.4g} b={bg.b:.4g}")
     click.echo(f"  Gamma-Gamma:   p={gg.p:.4g} q={gg.q:.4g} v={gg.v:.4g}")
+    click.echo(f"  predictive profiles of {m.customers:,} customers (the customer_profile view; "
+               f"discount rate {settings.model.annual_discount_rate:g}/year)")
     click.echo("  " + ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items()))
 
 

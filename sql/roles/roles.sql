@@ -6,9 +6,12 @@
 --   read, insert, and create the tables and materialized views of sql/migrations.
 --   Nothing is ever dropped, altered or truncated. (ON CLUSTER migrations also need
 --   `GRANT CLUSTER ON *.*`.)
--- retention_reader: ops teams, dashboards and `retention kpi`/`query`/`model show`
---   (RETENTION_CLICKHOUSE__READONLY_DSN): SELECT only, under a readonly = 1 profile that
---   the user cannot change, which also refuses file(), url() and remote().
+-- retention_reader: ops teams, dashboards and `retention kpi`/`query`/`model show`/
+--   `customer`/`at-risk` (RETENTION_CLICKHOUSE__READONLY_DSN): SELECT only, under a
+--   readonly = 1 profile that the user cannot change, which also refuses file(), url() and
+--   remote(). SELECT on the database covers the predictive profiles (`customer_profile`,
+--   the latest model's, a view over `customer_profiles`: a view is read with the reader's
+--   own SELECT on the tables under it).
 -- Users are the administrator's to create, each with its own password, for example:
 --   CREATE USER retention_sink IDENTIFIED WITH sha256_password BY '...'
 --       DEFAULT ROLE retention_writer;

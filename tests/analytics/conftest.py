@@ -74,3 +74,7 @@ def assert_matrix_equal(actual: list[dict[str, Any]], expected: list[dict[str, A
         cells = {k: v for k, v in want.items() if k.startswith("month_")}
         assert_outputs_equal({k: got[k] for k in cells}, cells,
                              f"{context} {want['cohort_month']}")
+
+
+# The customer tests' shop: a fixture module that itself builds on open_db above.
+from .customer_shop import shop  # noqa: E402, F401

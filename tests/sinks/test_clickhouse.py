@@ -11,7 +11,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from retention.analytics.model import BgNbdParams, FittedModel, GammaGammaParams, Predictions
+from retention.analytics.model import (
+    BgNbdParams,
+    FittedModel,
+    GammaGammaParams,
+    Predictions,
+    ProfileRule,
+    Profiles,
+    Readiness,
+)
 from retention.settings import Settings, SinkSettings
 from sinks.base import RowBatch
 from sinks.clickhouse import ClickHouseSink
@@ -57,13 +65,16 @@ def test_latest_model_is_the_newest_stored_version(sink: ClickHouseSink) -> None
     floats = np.asarray([0.5, 0.25])
     predictions = Predictions(ids, ints, ints, ints, np.asarray([12.5, np.nan]), floats,
                               floats, floats)
+    profiles = Profiles(ids, AT.date(), 365, ints, floats, floats, floats, floats,
+                        np.asarray([1.0, np.nan]), np.asarray([3.5, np.nan]))
+    rule = ProfileRule(0.0, 30, Readiness(True), 300, 90, 20)
     saved = []
     for _ in range(2):
         model = FittedModel(next_version(sink.client), AT, AT.date(), 365,
                             BgNbdParams(0.8, 11.0, 1.3, 10.0), GammaGammaParams(6.0, 4.0, 60.0),
                             customers=2, repeat_customers=1, bgnbd_log_likelihood=-10.5,
                             gg_log_likelihood=-3.25)
-        save_model(sink.client, model, predictions)
+        save_model(sink.client, model, predictions, profiles, rule)
         saved.append(model)
     assert [m.version for m in saved] == [1, 2]
     assert sink.latest_model() == saved[-1]

@@ -33,10 +33,10 @@ def test_every_kpi_is_an_operation_with_its_registered_parameters() -> None:
         assert dict(op.parameters) == {p: PARAMETER_TYPES[p] for p in kpi.parameters}, kpi.name
 
 
-def test_the_catalogue_is_kpis_cookbook_report_insights_and_the_latest_model() -> None:
+def test_the_catalogue_is_kpis_cookbook_report_insights_customers_and_the_latest_model() -> None:
     """Nothing else is reachable: no migration, no bench script, no internal query."""
     folders = {name.split("/")[0] for name in operations()}
-    assert folders == {"kpis", "cookbook", "report", "retention", "model"}
+    assert folders == {"kpis", "cookbook", "report", "retention", "customer", "model"}
     assert [n for n in operations() if n.startswith("model/")] == ["model/latest_model"]
 
 

@@ -22,6 +22,14 @@ from retention.analytics.model.gamma_gamma import (
     fit_gamma_gamma,
     population_mean_order_value,
 )
+from retention.analytics.model.profile import (
+    ProfileRule,
+    Profiles,
+    average_days_between_orders,
+    build_profiles,
+    discounted_purchases,
+    median_days_to_next_purchase,
+)
 from retention.analytics.model.readiness import Readiness, check_readiness
 from retention.analytics.model.rfm import Rfm, rfm_from_purchases
 
@@ -32,16 +40,22 @@ __all__ = [
     "GammaGammaFit",
     "GammaGammaParams",
     "Predictions",
+    "ProfileRule",
+    "Profiles",
     "Readiness",
     "Rfm",
+    "average_days_between_orders",
     "bgnbd_log_likelihood",
+    "build_profiles",
     "check_readiness",
     "compress",
     "conditional_expected_order_value",
+    "discounted_purchases",
     "expected_purchases",
     "expected_purchases_new_customer",
     "fit_bgnbd",
     "fit_gamma_gamma",
+    "median_days_to_next_purchase",
     "population_mean_order_value",
     "predicted_clv",
     "probability_alive",

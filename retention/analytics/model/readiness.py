@@ -19,6 +19,10 @@ class Readiness:
 
     ok: bool
     reasons: list[str] = field(default_factory=list)
+    # What the data had, for the stored record of the rule a model passed.
+    buyers: int = 0
+    history_days: int = 0
+    customers_3plus: int = 0
 
 
 def check_readiness(
@@ -60,4 +64,5 @@ def check_readiness(
             f"only {three_plus} customers with 3+ purchase days; the model needs at least "
             f"{min_customers_3plus}"
         )
-    return Readiness(ok=not reasons, reasons=reasons)
+    return Readiness(ok=not reasons, reasons=reasons, buyers=buyers,
+                     history_days=round(history), customers_3plus=three_plus)
