@@ -12,9 +12,11 @@ import click
 
 from retention.cli import exit_codes
 from retention.cli.common import fail, render
+from retention.cli.progress import make_progress, tracked
+from retention.cli.worker_wait import wait_for_worker
 from retention.demo.synthetic import HistorySpec, generate_history, to_json_lines
 from retention.embedded.stack import LocalStack
-from retention.kafka import Publisher
+from retention.kafka import Publisher, current_status
 from retention.settings import Settings
 from schemas.alerts import MilestoneKind, RuleId
 
@@ -42,14 +44,20 @@ def demo(customers: int, months: int, seed: int, keep: Path | None, timeout: flo
             click.echo(f"demo: {customers} customers, {months} months, {len(events)} events "
                        f"(including {spec.duplicate_rate:.0%} re-sent duplicates)", err=True)
             started = time.monotonic()
-            publisher = Publisher(settings)
-            report = publisher.publish_lines(to_json_lines(events))
-            publisher.close()
-            status = stack.wait_idle(timeout)
+            progress = make_progress()
+            try:
+                progress.task("publish", total=len(events))
+                publisher = Publisher(settings)
+                report = publisher.publish_lines(tracked(to_json_lines(events), progress))
+                publisher.close()
+                finished = wait_for_worker(settings, timeout, report.sent, progress)
+            finally:
+                progress.close()
             elapsed = time.monotonic() - started
-            if not status.idle:
+            if not finished:
                 fail(f"the pipeline did not finish within {timeout:g} s "
                      f"(see {folder / 'worker.log'})", exit_codes.NOT_READY)
+            status = current_status(settings)
             counters = status.worker["counters"] if status.worker else {}
             click.echo(f"processed {report.sent} events in {elapsed:.1f} s wall time (worker "
                        "start, group join and the final quiet-partition wait included; "
@@ -66,10 +74,13 @@ def _print_results(settings: Settings, spec: HistorySpec) -> None:
     from sinks.sql_files import read_sql
 
     runner = ClientRunner(settings)
+    progress = make_progress()
     try:
         from retention.analytics.model_fit import fit_model
 
+        progress.task("model fit")
         report = fit_model(runner.client, settings)
+        progress.close()
         if report.model is not None:
             p = report.model.bgnbd
             click.echo(f"\nlifetime model fitted on {report.customers} customers: BG/NBD r="
@@ -91,6 +102,7 @@ def _print_results(settings: Settings, spec: HistorySpec) -> None:
                    "the stream; in this demo it is fitted after)")
         click.echo(render(["topic", "kind", "count"], rows, "table"))
     finally:
+        progress.close()
         runner.close()
 
 
