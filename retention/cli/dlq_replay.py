@@ -13,6 +13,7 @@ is what keeps a second replay of it from counting twice.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -99,22 +100,35 @@ def stored_event_ids(runner: QueryRunner, event_ids: Iterable[str]) -> set[str]:
     return found
 
 
+def named_event_id(letter: DeadLetter) -> str | None:
+    """The event id a letter's payload names, if it is JSON text with a string event_id
+    (valid or not otherwise): what tells a letter whose event is stored already."""
+    if letter.payload_encoding != "utf-8" or letter.payload_truncated:
+        return None
+    try:
+        named = json.loads(letter.payload)
+    except ValueError:
+        return None
+    event_id = named.get("event_id") if isinstance(named, dict) else None
+    return event_id if isinstance(event_id, str) else None
+
+
 def replay(candidates: Iterable[Candidate], checker: ReplayChecker, runner: QueryRunner,
            report: ReplayReport, *, send: bool = True) -> ReplayReport:
-    """Check every candidate, then send those that pass and whose event is not stored
-    (with `send` false: report what would be sent); the outcomes are added to `report`."""
-    passed: list[Checked] = []
-    for candidate in candidates:
-        try:
-            passed.append(checker.check(candidate))
-        except InvalidEvent as exc:
-            report.results.append((candidate.source, "refused", exc.reason))
-    stored = stored_event_ids(runner, (c.event_id for c in passed))
+    """Send every candidate whose event is not stored and that passes the checks (with
+    `send` false: report what would be sent); the outcomes are added to `report`."""
+    named = [(candidate, named_event_id(candidate.letter)) for candidate in candidates]
+    stored = stored_event_ids(runner, (event_id for _, event_id in named if event_id))
     sent: set[str] = set()
-    for checked in passed:
-        source, letter = checked.candidate.source, checked.candidate.letter
-        if checked.event_id in stored and letter.stage != "processing":
-            report.results.append((source, "stored", f"event {checked.event_id} is stored"))
+    for candidate, event_id in named:
+        source, letter = candidate.source, candidate.letter
+        if event_id in stored and letter.stage != "processing":
+            report.results.append((source, "stored", f"event {event_id} is stored"))
+            continue
+        try:
+            checked = checker.check(candidate)
+        except InvalidEvent as exc:
+            report.results.append((source, "refused", exc.reason))
             continue
         if checked.event_id in sent:
             report.results.append((source, "stored",
