@@ -77,10 +77,11 @@ def status_lines(st: Status) -> list[str]:
 
 def watch_status(read: Callable[[], Status], interval_s: float,
                  console: Console | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] | None = None) -> None:
     """Show `read()` every `interval_s` until Ctrl-C: redrawn in place on a terminal, one
     timestamped block per reading otherwise (a log keeps every reading)."""
     console = console or Console()
+    pause = sleep or time.sleep
 
     def screen() -> Text:
         at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -91,11 +92,11 @@ def watch_status(read: Callable[[], Status], interval_s: float,
         if console.is_terminal:
             with Live(screen(), console=console, auto_refresh=False) as live:
                 while True:
-                    sleep(interval_s)
+                    pause(interval_s)
                     live.update(screen(), refresh=True)
         while True:
             console.print(screen())
             console.print()
-            sleep(interval_s)
+            pause(interval_s)
     except KeyboardInterrupt:
         return
