@@ -29,6 +29,7 @@ from retention.cli.dlq_letters import (
     read_letter,
     read_letters,
     read_reasons,
+    utc,
 )
 from retention.cli.dlq_replay import (
     Candidate,
@@ -103,6 +104,9 @@ def list_letters(topic: str | None, stage: str | None, reason: str,
     with backend(settings) as runner:
         if by_reason:
             columns, rows = read_reasons(runner, which)
+            times = [i for i, c in enumerate(columns) if c.endswith("_at")]
+            rows = [[_when(v, fmt) if i in times else v for i, v in enumerate(row)]
+                    for row in rows]
             click.echo(render(columns, rows, fmt))
             return
         letters = read_letters(runner, which, limit)
@@ -111,14 +115,22 @@ def list_letters(topic: str | None, stage: str | None, reason: str,
         click.echo("\n".join(json.dumps(s) for s in summaries))
         return
     columns = ["letter", "failed_at", "stage", "reason", "bytes", "event_id", "stored"]
-    rows = [[s["letter"], s["failed_at"], s["stage"],
+    rows = [[s["letter"], _when(stored.letter.failed_at, fmt), s["stage"],
              _short(s["reason"]) if fmt == "table" else s["reason"],
              s["payload_bytes"], s["event_id"] or "", "yes" if s["stored"] else "no"]
-            for s in summaries]
+            for s, stored in zip(summaries, letters, strict=True)]
     click.echo(render(columns, rows, fmt))
     if fmt == "table":
         click.echo(f"{len(rows)} letters" + (f" (the newest {limit})" if len(rows) == limit
                                              else ""), err=True)
+
+
+def _when(value: dt.datetime | str, fmt: str) -> str:
+    """A time as tables show it (to the second, UTC) or in full (ISO 8601)."""
+    at = utc(value)
+    if fmt == "table":
+        return at.strftime("%Y-%m-%d %H:%M:%S")
+    return at.isoformat().replace("+00:00", "Z")
 
 
 def _short(text: str) -> str:

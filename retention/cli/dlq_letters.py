@@ -78,6 +78,7 @@ class StoredLetter:
     def of(cls, row: Mapping[str, Any]) -> StoredLetter:
         """A row of dlq/letters or dlq/letter, from a client or the worker's JSON."""
         fields = {name: row[name] for name in DeadLetter.model_fields if name in row}
+        fields["failed_at"] = utc(row["failed_at"])
         return cls(DeadLetter.model_validate(fields), str(row["event_id"]), bool(row["stored"]))
 
 
@@ -124,6 +125,13 @@ def letter_summary(stored: StoredLetter) -> dict[str, Any]:
     fields = json.loads(stored.letter.model_dump_json(exclude={"payload"}))
     return {"letter": str(stored.id), **fields, "event_id": stored.event_id or None,
             "stored": stored.stored}
+
+
+def utc(value: dt.datetime | str) -> dt.datetime:
+    """A DateTime64(3, 'UTC') value, from a client (a datetime) or the worker's JSON (ISO
+    text, without a zone), as an aware UTC datetime."""
+    at = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
 
 
 def _iso(at: dt.datetime) -> str:

@@ -41,7 +41,7 @@ def publish(file: TextIO, topic: str | None) -> None:
     try:
         report = publisher.publish_lines(
             tracked(file, progress, lambda line: len(line.encode())), topic)
-        progress.done(f"sent {report.sent:,}, rejected {len(report.rejected):,}")
+        progress.done()
     finally:
         progress.close()
         publisher.close()
