@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from typing import Any, TextIO
+from typing import Any, TextIO, get_args
 
 import click
 
@@ -46,7 +46,7 @@ from schemas.alerts import DeadLetterStage
 from streams.processor.parse import families_by_topic
 
 _TIME = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"])
-_STAGES = click.Choice(list(DeadLetterStage.__args__))  # type: ignore[attr-defined]
+_STAGES = click.Choice(list(get_args(DeadLetterStage)))
 # Reason text shown in a table row; the whole reason is in `show` and the JSON formats.
 REASON_CHARS = 72
 

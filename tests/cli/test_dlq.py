@@ -24,6 +24,7 @@ from streams.processor.dead_letters import DeadLetters
 from streams.processor.messages import BatchResult, InMessage
 from streams.processor.parse import EventParser
 from tests.analytics.conftest import Db, open_db
+from tests.cli.test_import_files import RecordingProducer
 
 LIMIT = 16_384  # RETENTION_KAFKA__MAX_MESSAGE_BYTES (its minimum): a 20 kB message is too big
 NOW = dt.datetime.now(dt.UTC)
@@ -170,20 +171,6 @@ def test_export_writes_the_dead_letter_records(env: Db) -> None:
     pending = run("export", "--stage", "parse", "--pending")
     assert sorted(DeadLetter.model_validate_json(x).offset
                   for x in pending.stdout.splitlines()) == [1, 2, 3]
-
-
-class RecordingProducer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes | None, bytes]] = []
-
-    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
-        self.sent.append((topic, key, value))
-
-    def flush(self, timeout: float | None = None) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def exported(env: Db) -> dict[int, DeadLetter]:
