@@ -26,6 +26,7 @@ from retention.cli.dlq_letters import (
     hex_dump,
     letter_summary,
     original_bytes,
+    read_from_topic,
     read_letter,
     read_letters,
     read_reasons,
@@ -40,7 +41,7 @@ from retention.cli.dlq_replay import (
 )
 from retention.cli.kpi import backend
 from retention.embedded.runfile import read_run_file
-from retention.kafka import TOPIC_ALIASES, Publisher
+from retention.kafka import TOPIC_ALIASES, BrokerUnavailable, Publisher
 from retention.settings import Settings, get_settings
 from schemas.alerts import DeadLetterStage
 from streams.processor.parse import families_by_topic
@@ -140,20 +141,30 @@ def _short(text: str) -> str:
 @dlq.command("show")
 @click.argument("letter", metavar="TOPIC:PARTITION:OFFSET")
 @click.option("--raw", is_flag=True,
-              help="Write the stored payload's bytes alone to stdout, as they were sent.")
-def show(letter: str, raw: bool) -> None:
+              help="Write the payload's bytes alone to stdout, as they were sent.")
+@click.option("--from-topic", is_flag=True,
+              help="Read the whole message from its topic (while the topic retains it), "
+                   "checked against the letter's sha256: for letters too large to store.")
+def show(letter: str, raw: bool, from_topic: bool) -> None:
     """One dead letter: where and why it was refused, and its original bytes (text as it
     is; a hex dump when it is not UTF-8)."""
     try:
         where = LetterId.parse(letter)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="LETTER") from exc
-    with backend(get_settings()) as runner:
+    settings = get_settings()
+    with backend(settings) as runner:
         try:
             stored = read_letter(runner, where)
         except LetterNotFound as exc:
             fail(str(exc), exit_codes.NOT_READY)
-    data = original_bytes(stored.letter)
+    try:
+        data = (read_from_topic(settings, stored.letter) if from_topic
+                else original_bytes(stored.letter))
+    except LetterNotFound as exc:
+        fail(str(exc), exit_codes.NOT_READY)
+    except BrokerUnavailable as exc:
+        fail(str(exc))
     if raw:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -166,13 +177,15 @@ def show(letter: str, raw: bool) -> None:
     click.echo(f"key        {d.key!r}")
     click.echo(f"event id   {stored.event_id or '(none in the payload)'}"
                + (" (stored now)" if stored.stored else ""))
-    kept = (f"first {len(data):,} of {d.payload_bytes:,} bytes (payload_truncated); the whole "
-            f"message is at {where} while the topic retains it"
-            if d.payload_truncated else f"{d.payload_bytes:,} bytes, whole")
+    whole = len(data) == d.payload_bytes
+    kept = (f"{d.payload_bytes:,} bytes, whole" + (", read from the topic" if from_topic else "")
+            if whole else f"first {len(data):,} of {d.payload_bytes:,} bytes "
+            "(payload_truncated; --from-topic reads the whole message while the topic "
+            "retains it)")
     click.echo(f"payload    {kept}, {d.payload_encoding}, sha256 {d.payload_sha256}")
     click.echo("")
     if d.payload_encoding == "utf-8":
-        click.echo(d.payload)
+        click.echo(data.decode("utf-8", "replace"))
     else:
         click.echo("\n".join(hex_dump(data)))
 

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kafka import TopicPartition
+
+from retention.kafka import consumer
+from retention.settings import Settings
 from schemas.alerts import DeadLetter
 from sinks.reader import QueryRunner
 
@@ -87,6 +93,34 @@ def original_bytes(letter: DeadLetter) -> bytes:
     if letter.payload_encoding == "base64":
         return base64.b64decode(letter.payload)
     return letter.payload.encode()
+
+
+def read_from_topic(settings: Settings, letter: DeadLetter) -> bytes:
+    """The whole message a letter stands for, read at its topic, partition and offset and
+    checked against the letter's sha256; LetterNotFound when the topic no longer holds it."""
+    where = LetterId(letter.topic, letter.partition, letter.offset)
+    tp = TopicPartition(letter.topic, letter.partition)
+    reader = consumer(settings, fetch_max_wait_ms=100)
+    try:
+        reader.assign([tp])
+        reader.seek(tp, letter.offset)
+        deadline = time.monotonic() + settings.kafka.connect_timeout_s
+        while time.monotonic() < deadline:
+            # A fetch starts at its record batch's first offset: skip what comes before.
+            records = [r for r in reader.poll(timeout_ms=200).get(tp, [])
+                       if r.offset >= letter.offset]
+            if not records:
+                continue
+            found = records[0]
+            if found.offset != letter.offset or found.value is None:
+                break  # removed (retention, compaction): the log starts after it
+            if hashlib.sha256(found.value).hexdigest() != letter.payload_sha256:
+                raise LetterNotFound(f"the message at {where} is not this letter's (its "
+                                     "sha256 differs): was the topic created again?")
+            return bytes(found.value)
+    finally:
+        reader.close()
+    raise LetterNotFound(f"{letter.topic} no longer holds the message at {where}")
 
 
 def export_line(letter: DeadLetter) -> str:

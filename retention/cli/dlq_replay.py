@@ -74,9 +74,9 @@ class ReplayChecker:
             where = LetterId(letter.topic, letter.partition, letter.offset)
             raise InvalidEvent(
                 f"only the first bytes of its {letter.payload_bytes}-byte payload are stored "
-                f"(payload_truncated): read the whole message at {where} while the topic "
-                "retains it, or put a fixed payload and payload_truncated false in an "
-                "exported file")
+                f"(payload_truncated): `retention dlq show --raw --from-topic {where}` reads "
+                "the whole message while the topic retains it; put a fixed payload and "
+                "payload_truncated false in an exported file")
         value = original_bytes(letter)
         key = letter.key.encode() if letter.key is not None else None
         self.publisher.check_size(value, key or b"")

@@ -152,7 +152,7 @@ def test_show_prints_the_original_bytes(env: Db) -> None:
     raw = CliRunner().invoke(cli, ["dlq", "show", "--raw", "purchases:0:3"])
     assert raw.stdout_bytes == MESSAGES[3][2]
     truncated = run("show", "purchases:0:6")
-    assert f"of {len(MESSAGES[6][2]):,} bytes (payload_truncated)" in truncated.stdout
+    assert f"of {len(MESSAGES[6][2]):,} bytes (payload_truncated;" in truncated.stdout
     missing = run("show", "purchases:0:99")
     assert missing.exit_code == 4 and "no dead letter at purchases:0:99" in missing.stderr
     assert run("show", "purchases-0-1").exit_code == 2
@@ -235,3 +235,13 @@ def test_replay_checks_with_todays_settings(env: Db, monkeypatch: pytest.MonkeyP
 def test_replay_needs_one_source() -> None:
     """Neither or both of --file and --stored is a usage error (exit 2)."""
     assert run("replay").exit_code == 2
+
+
+def test_a_processing_letter_is_sent_although_its_event_is_stored(env: Db) -> None:
+    """A `processing` letter's event was written on arrival but never applied: stored or
+    not, it is sent (the worker's memory of event ids dedupes a second replay)."""
+    letter = exported(env)[4].model_copy(update={
+        "stage": "processing", "payload": purchase("e-ok", "c1").decode()})
+    report, producer = replay_of(get_settings(), env, [letter])
+    assert producer.sent == [("purchases", b"c1", purchase("e-ok", "c1"))]
+    assert report.results == [("4", "sent", "event e-ok")]

@@ -38,6 +38,7 @@ STACK_ENV = {
     "RETENTION_SIGNALS__IDLE_WATERMARK_AFTER_S": "2",
     "RETENTION_SINK__FLUSH_INTERVAL_S": "0.2",
     "RETENTION_SIGNALS__MIN_EVENT_TIME": FLOOR,
+    "RETENTION_KAFKA__MAX_MESSAGE_BYTES": "16384",  # its minimum: a 20 kB message is too big
 }
 
 
@@ -54,6 +55,8 @@ MESSAGES = [
     ("purchases", b"c-old", json.dumps(OLD_PURCHASE).encode()),
     ("survey-responses", b"c-fix", json.dumps(BAD_SURVEY).encode()),
     ("purchases", b"c-bad", b"{not json"),
+    ("purchases", b"c-big", json.dumps({**OLD_PURCHASE, "event_id": "e-big", "customer_id":
+                                        "c-big", "order_id": "o" * 20_000}).encode()),
 ]
 
 
@@ -98,13 +101,22 @@ def test_the_workflow_replays_each_event_once(stack: LocalStack, tmp_path: Path)
     letters = {row["event_id"] or row["key"]: row
                for row in map(json.loads, listed.stdout.splitlines())}
     assert {k: v["stage"] for k, v in letters.items()} == {
-        "e-old": "event_time", "s-fix": "parse", "c-bad": "parse"}
+        "e-old": "event_time", "s-fix": "parse", "c-bad": "parse", "c-big": "size"}
     assert not any(v["stored"] for v in letters.values())
 
     shown = retention(env, "dlq", "show", letters["s-fix"]["letter"])
     assert shown.returncode == 0, shown.stderr
     assert MESSAGES[1][2].decode() in shown.stdout.splitlines()
     assert "nps score must be 0-10, got 11" in shown.stdout
+    # Too large to store whole: the letter keeps a prefix; the topic still has it all.
+    big = letters["c-big"]["letter"]
+    excerpt = retention(env, "dlq", "show", big)
+    assert f"of {len(MESSAGES[3][2]):,} bytes (payload_truncated" in excerpt.stdout
+    whole = subprocess.run([sys.executable, "-m", "retention.cli.main", "dlq", "show", "--raw",
+                            "--from-topic", big], env={**os.environ, **env},
+                           capture_output=True, timeout=120, check=False)
+    assert whole.returncode == 0, whole.stderr
+    assert whole.stdout == MESSAGES[3][2]
 
     # Export the parse failures, fix the survey's score, leave the broken JSON as it is.
     fix = tmp_path / "fix.jsonl"
