@@ -4,12 +4,14 @@ An operation is one of the project's own SQL files, named by its path under `sql
 `.sql`: every KPI (`kpis/nps`), every ops cookbook question (`cookbook/at_risk_customers`),
 every query of the HTML report (`report/at_risk_episodes`), every retention insight
 (`retention/first_occurrence`, `retention/lifecycle`, ...), every customer question of
-`retention customer` and `retention at-risk` (`customer/profile`, `customer/at_risk`, ...)
-and the latest lifetime model (`model/latest_model`). Its parameters are the file's
-`{name:Type}` placeholders. A caller sends a name and values, never SQL: each value is
-parsed as its declared type before ClickHouse binds it, unknown names and extra parameters
-are refused, and every operation runs with `readonly=1`, under which ClickHouse also refuses
-settings changes and table functions (`file()`, `url()`, `remote()`).
+`retention customer` and `retention at-risk` (`customer/profile`, `customer/at_risk`, ...),
+the dead-letter workflow's reads (`dlq/letters`, `dlq/reasons`, `dlq/letter`,
+`dlq/stored_events`) and the latest lifetime model (`model/latest_model`). Its parameters
+are the file's `{name:Type}` placeholders. A caller sends a name and values, never SQL:
+each value is parsed as its declared type before ClickHouse binds it, unknown names and
+extra parameters are refused, and every operation runs with `readonly=1`, under which
+ClickHouse also refuses settings changes and table functions (`file()`, `url()`,
+`remote()`).
 
 The worker's HTTP API (streams/web.py) serves these and nothing else; the CLI runs the same
 ones on a database it opens itself (sinks/reader.py), so both paths answer alike.
@@ -32,7 +34,7 @@ from clickhouse_connect.driver.query import QueryResult as ClientQueryResult
 from sinks.sql_files import read_sql
 
 # Folders whose every file is an operation, and single files that are one.
-OPERATION_FOLDERS = ("kpis", "cookbook", "report", "retention", "customer")
+OPERATION_FOLDERS = ("kpis", "cookbook", "report", "retention", "customer", "dlq")
 SINGLE_OPERATIONS = ("model/latest_model",)
 
 # Per-query settings of every operation. NOTE: only SELECTs run with it: on chDB a statement
@@ -41,6 +43,8 @@ READ_ONLY = {"readonly": 1}
 
 # The longest String parameter accepted (customer ids and the like are far shorter).
 MAX_STRING_CHARS = 256
+# The most values an Array(String) parameter takes (a list of event ids, say).
+MAX_ARRAY_ITEMS = 1000
 
 _PLACEHOLDER = re.compile(r"\{(\w+):\s*([\w()]+)\s*\}")
 _COMMENT_LINE = re.compile(r"^\s*--.*$", re.M)
@@ -93,12 +97,18 @@ def _string(value: Any) -> str:
     return value
 
 
+def _strings(value: Any) -> list[str]:
+    if not isinstance(value, list | tuple) or len(value) > MAX_ARRAY_ITEMS:
+        raise OperationRefused(f"expected a list of at most {MAX_ARRAY_ITEMS} texts")
+    return [_string(v) for v in value]
+
+
 def _parser(clickhouse_type: str) -> Callable[[Any], Any]:
     unsigned = _UNSIGNED.fullmatch(clickhouse_type)
     if unsigned:
         return _unsigned(int(unsigned.group(1)))
     parsers: dict[str, Callable[[Any], Any]] = {
-        "Date": _date, "Float64": _float, "String": _string}
+        "Date": _date, "Float64": _float, "String": _string, "Array(String)": _strings}
     if clickhouse_type not in parsers:
         raise ValueError(f"no parser for parameter type {clickhouse_type}")
     return parsers[clickhouse_type]

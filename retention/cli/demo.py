@@ -19,6 +19,8 @@ import click
 
 from retention.cli import exit_codes
 from retention.cli.common import fail, render
+from retention.cli.progress import make_progress, tracked
+from retention.cli.worker_wait import wait_for_worker
 from retention.demo.synthetic import (
     PROFILES,
     HistorySpec,
@@ -72,7 +74,7 @@ def demo(customers: int, months: int, seed: int, profile: Profile, fit_months: i
                 if number:
                     _fit_model(stack, fit_day - timedelta(days=1), folder)
                 stack.start_worker()
-                sent += _publish(stack, settings, part, timeout, folder)
+                sent += _publish(settings, part, timeout, folder)
                 stack.stop_worker()
             click.echo(f"processed {sent} events in {time.monotonic() - started:.1f} s wall "
                        "time (worker starts, group joins, the model fit and the final "
@@ -83,13 +85,18 @@ def demo(customers: int, months: int, seed: int, profile: Profile, fit_months: i
             stack.stop()
 
 
-def _publish(stack: LocalStack, settings: Settings, events: list[dict[str, object]],
+def _publish(settings: Settings, events: list[dict[str, object]],
              timeout: float, folder: Path) -> int:
-    publisher = Publisher(settings)
-    report = publisher.publish_lines(to_json_lines(events))
-    publisher.close()
-    status = stack.wait_idle(timeout)
-    if not status.idle:
+    progress = make_progress()
+    try:
+        progress.task("publish", total=len(events))
+        publisher = Publisher(settings)
+        report = publisher.publish_lines(tracked(to_json_lines(events), progress))
+        publisher.close()
+        finished = wait_for_worker(settings, timeout, report.sent, progress)
+    finally:
+        progress.close()
+    if not finished:
         fail(f"the pipeline did not finish within {timeout:g} s "
              f"(see {folder / 'worker.log'})", exit_codes.NOT_READY)
     return report.sent

@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import IO, Any, cast
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -41,7 +41,7 @@ class InputFile:
         # Compression is read from the bytes, not the name, so `gzip -c x | import -` works.
         self.compressed = raw.peek(2)[:2] == GZIP_MAGIC
         self._stream: io.BufferedIOBase = gzip.GzipFile(fileobj=raw) if self.compressed else raw
-        self.size = _regular_file_size(raw)
+        self.size = regular_file_size(raw)
 
     def position(self) -> int | None:
         """Bytes consumed from the file as stored (compressed bytes for gzip), for progress;
@@ -62,10 +62,11 @@ class InputFile:
             raise BrokenInput(number, f"cannot read past line {number}: {exc}") from exc
 
 
-def _regular_file_size(raw: io.BufferedReader[Any]) -> int | None:
+def regular_file_size(stream: IO[Any]) -> int | None:
+    """Bytes in the file behind `stream` when it is a regular file; None for a pipe."""
     try:
-        info = os.fstat(raw.fileno())
-    except (OSError, io.UnsupportedOperation):
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
         return None
     return info.st_size if stat.S_ISREG(info.st_mode) else None
 

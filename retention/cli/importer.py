@@ -13,7 +13,6 @@ from retention.analytics.kpis import run_all
 from retention.cli import exit_codes
 from retention.cli.common import fail
 from retention.cli.import_files import BrokenInput, InputFile, Line, open_input
-from retention.cli.import_progress import ImportProgress, make_progress
 from retention.cli.import_summary import (
     ImportSummary,
     InputTally,
@@ -22,7 +21,9 @@ from retention.cli.import_summary import (
     outputs_added,
 )
 from retention.cli.kpi import backend
-from retention.kafka import TOPIC_ALIASES, BrokerUnavailable, Publisher, wait_idle, worker_status
+from retention.cli.progress import CommandProgress, make_progress
+from retention.cli.worker_wait import wait_for_worker
+from retention.kafka import TOPIC_ALIASES, BrokerUnavailable, Publisher, worker_status
 from retention.settings import Settings, get_settings
 from schemas import family_of_line, parse_event
 
@@ -30,8 +31,6 @@ from schemas import family_of_line, parse_event
 # mapped back to its line number) and flushes at the end of each call (one round trip per
 # chunk, negligible at this size), and the progress bar moves once per chunk.
 CHUNK_LINES = 2000
-# The wait for the worker runs in steps of this many seconds so the bar can show the lag.
-WAIT_STEP_S = 3.0
 
 
 @click.command("import")
@@ -71,7 +70,7 @@ def import_command(files: tuple[str, ...], topic: str | None, timeout: float,
             _publish_all(settings, files, topic, tally, progress)
             summary = ImportSummary(tally, publish_s=time.monotonic() - started)
             published = time.monotonic()
-            done = _wait_for_worker(settings, timeout, sum(tally.events.values()), progress)
+            done = wait_for_worker(settings, timeout, sum(tally.events.values()), progress)
         except BrokerUnavailable as exc:
             fail(str(exc))
         except KafkaError as exc:
@@ -100,7 +99,7 @@ def _emit(summary: ImportSummary, fmt: str) -> None:
 
 
 def _publish_all(settings: Settings, names: tuple[str, ...], topic: str | None,
-                 tally: InputTally, progress: ImportProgress) -> None:
+                 tally: InputTally, progress: CommandProgress) -> None:
     try:
         publisher = Publisher(settings)
     except Exception as exc:  # kafka-python raises several kinds
@@ -108,16 +107,16 @@ def _publish_all(settings: Settings, names: tuple[str, ...], topic: str | None,
     try:
         for name in names:
             with open_input(name) as source:
-                progress.file_started(name, source.size)
+                progress.task(f"publish {name}", total=source.size)
                 lines = publish_input(publisher, source, topic, tally, progress)
                 tally.files.append((name, lines))
-                progress.file_done(lines)
+                progress.done(f"{lines:,} lines")
     finally:
         publisher.close()
 
 
 def publish_input(publisher: Publisher, source: InputFile, topic: str | None,
-                  tally: InputTally, progress: ImportProgress,
+                  tally: InputTally, progress: CommandProgress,
                   chunk_lines: int = CHUNK_LINES) -> int:
     """Publish one input through the publisher's own validation; returns the lines read."""
     chunk: list[Line] = []
@@ -129,7 +128,7 @@ def publish_input(publisher: Publisher, source: InputFile, topic: str | None,
             if len(chunk) >= chunk_lines:
                 _publish_chunk(publisher, source.name, chunk, topic, tally)
                 chunk = []
-                progress.file_advanced(read, source.position())
+                progress.update(source.position() or 0, f"{read:,} lines")
     except BrokenInput as exc:
         _publish_chunk(publisher, source.name, chunk, topic, tally)
         tally.rejected(source.name, exc.after_line + 1, exc.reason)
@@ -156,23 +155,3 @@ def _publish_chunk(publisher: Publisher, name: str, chunk: list[Line], topic: st
             # Sent, so valid: parsed again only to count it (the publisher keeps no events).
             family = forced or family_of_line(line.text)
             tally.sent(family, parse_event(line.text, family))
-
-
-def _wait_for_worker(settings: Settings, timeout_s: float, sent: int,
-                     progress: ImportProgress) -> bool:
-    """True once the worker has processed and written everything, False on timeout.
-
-    wait_idle in steps; a step that times out returns its last reading, which may be one
-    idle reading alone, so done means idle at the end of two steps in a row (wait_idle's
-    own rule: idle twice in a row, as a commit can land between two reads)."""
-    deadline = time.monotonic() + timeout_s
-    idle_steps = 0
-    while True:
-        step = min(WAIT_STEP_S, max(deadline - time.monotonic(), 0.0))
-        status = wait_idle(settings, step)
-        progress.worker_waiting(sent, status)
-        idle_steps = idle_steps + 1 if status.idle else 0
-        if idle_steps >= 2:
-            return True
-        if time.monotonic() >= deadline:
-            return False

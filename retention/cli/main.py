@@ -14,6 +14,7 @@ from retention.cli.cohorts import cohorts
 from retention.cli.customer import customer
 from retention.cli.db import db
 from retention.cli.demo import demo
+from retention.cli.dlq import dlq
 from retention.cli.generate import generate
 from retention.cli.importer import import_command
 from retention.cli.kpi import kpi
@@ -54,7 +55,7 @@ def cli() -> None:
     """
 
 
-for command in (up, worker, publish, generate, import_command, status, alerts, db,
+for command in (up, worker, publish, generate, import_command, status, alerts, dlq, db,
                 schemas_group, demo, kpi, query, model, report, cohorts, lifecycle, stickiness,
                 customer, at_risk_command):
     cli.add_command(command)

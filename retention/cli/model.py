@@ -10,6 +10,7 @@ from clickhouse_connect.driver.exceptions import Error as ClickHouseError
 from retention.cli import exit_codes
 from retention.cli.common import fail
 from retention.cli.kpi import backend, writer
+from retention.cli.progress import make_progress
 from retention.settings import get_settings
 
 
@@ -33,10 +34,14 @@ def fit(as_of: dt.datetime | None) -> None:
     settings = get_settings()
     # A fit writes two tables: the writer's client, never the worker's read operations.
     with writer(settings) as runner:
+        progress = make_progress()
+        progress.task("model fit")  # a pulse: the fit reports no steps of its own
         try:
             report = fit_model(runner.client, settings, as_of.date() if as_of else None)
         except ClickHouseError as exc:
+            progress.close()
             fail(f"model fit failed: {exc}", exit_codes.BACKEND)
+    progress.close()
     if report.model is None:
         click.echo(f"model not fitted (as of {report.as_of}, {report.customers} customers):",
                    err=True)

@@ -9,6 +9,8 @@ import click
 
 from retention.cli import exit_codes
 from retention.cli.common import fail
+from retention.cli.import_files import regular_file_size
+from retention.cli.progress import make_progress, tracked
 from retention.embedded.runfile import read_run_file
 from retention.kafka import TOPIC_ALIASES, BrokerUnavailable, Publisher
 from retention.settings import get_settings
@@ -34,11 +36,17 @@ def publish(file: TextIO, topic: str | None) -> None:
         publisher = Publisher(settings)
     except (BrokerUnavailable, Exception) as exc:  # kafka-python raises several kinds
         fail(f"cannot reach Kafka: {exc}")
+    progress = make_progress()
+    progress.task(f"publish {file.name}", total=regular_file_size(file))
     try:
-        report = publisher.publish_lines(file, topic)
+        report = publisher.publish_lines(
+            tracked(file, progress, lambda line: len(line.encode())), topic)
+        progress.done()
     finally:
+        progress.close()
         publisher.close()
     for number, reason in report.rejected:
         click.echo(f"line {number}: {reason}", err=True)
     click.echo(f"sent {report.sent}, rejected {len(report.rejected)}", err=True)
     sys.exit(exit_codes.PARTIAL if report.rejected else exit_codes.OK)
+

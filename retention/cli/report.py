@@ -16,9 +16,9 @@ import click
 
 from retention.analytics.kpis import Period
 from retention.cli.kpi import backend
+from retention.cli.progress import make_progress
 from retention.report.data import gather, step_count
 from retention.report.page import render_page
-from retention.report.progress import make_progress
 from retention.settings import Settings, get_settings
 from sinks.reader import worker_holding_folder
 
@@ -66,7 +66,8 @@ def report(start: dt.datetime, end: dt.datetime, out: Path, top: int,
         raise click.BadParameter(f"no folder {out.parent}", param_hint="--out")
     settings = get_settings()
     started = time.monotonic()
-    progress = make_progress(step_count(period))
+    progress = make_progress()
+    progress.task("report", total=step_count(period))
     try:
         with backend(settings) as runner:
             data = gather(runner, period, settings, top=top, min_risk_score=min_risk_score,

@@ -68,22 +68,10 @@ class Publisher:
             value = text.encode()
             try:
                 # Before parsing: a line of many megabytes is refused without reading it.
-                if len(value) > self.max_message_bytes:
-                    raise InvalidEvent(
-                        f"{len(value)} bytes, over the limit of {self.max_message_bytes} "
-                        "(RETENTION_KAFKA__MAX_MESSAGE_BYTES)")
+                self.check_size(value, b"")
                 family = forced or family_of_line(text)
-                event = parse_event(text, family)
-                problem = event_time_problem(
-                    event.occurred_at.timestamp(), now=self.wall_time(),
-                    max_future_skew_s=self.max_future_skew_s, earliest=self.earliest)
-                if problem is not None:
-                    raise InvalidEvent(problem)
-                key = event.customer_id.encode()
-                if len(key) + len(value) > self.max_message_bytes:
-                    raise InvalidEvent(
-                        f"{len(value)} bytes and a {len(key)}-byte key, over the limit of "
-                        f"{self.max_message_bytes} (RETENTION_KAFKA__MAX_MESSAGE_BYTES)")
+                event = self.check(value, family)
+                self.check_size(value, event.customer_id.encode())
             except InvalidEvent as exc:
                 report.rejected.append((number, exc.reason))
                 continue
@@ -93,6 +81,30 @@ class Publisher:
             report.sent += 1
         self.flush()
         return report
+
+    def check(self, value: bytes, family: EventFamily) -> InputEvent:
+        """The event `value` holds, if the worker would take it (contract, event time);
+        InvalidEvent with the reason otherwise."""
+        event = parse_event(value, family)
+        problem = event_time_problem(
+            event.occurred_at.timestamp(), now=self.wall_time(),
+            max_future_skew_s=self.max_future_skew_s, earliest=self.earliest)
+        if problem is not None:
+            raise InvalidEvent(problem)
+        return event
+
+    def check_size(self, value: bytes, key: bytes) -> None:
+        """InvalidEvent when key and value together exceed what the worker takes."""
+        if len(key) + len(value) > self.max_message_bytes:
+            with_key = f" and a {len(key)}-byte key" if key else ""
+            raise InvalidEvent(
+                f"{len(value)} bytes{with_key}, over the limit of {self.max_message_bytes} "
+                "(RETENTION_KAFKA__MAX_MESSAGE_BYTES)")
+
+    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        """Produce `value` as it is: Kafka's default partitioner (murmur2 of the key, as
+        every producer must use) places it. For messages already checked."""
+        self.producer.send(topic, key=key, value=value)
 
     def _send(self, family: EventFamily, customer_id: str, value: bytes) -> None:
         # NOTE: keyed by customer_id: the co-partitioning of the input topics depends on it.

@@ -1,2 +1,2 @@
 """The HTML retention report: data through named operations (`data`), Plotly charts
-(`charts`), one self-contained page (`page`), progress on stderr (`progress`)."""
+(`charts`), one self-contained page (`page`)."""

@@ -19,7 +19,7 @@ import pytest
 from retention.cli.import_files import open_input
 from retention.cli.import_summary import InputTally
 from retention.cli.importer import publish_input
-from retention.kafka import Publisher, Status
+from retention.kafka import Publisher
 from retention.settings import Settings
 
 TOPICS = {"purchase": "purchases", "support": "support-events", "survey": "survey-responses"}
@@ -50,17 +50,19 @@ class RecordingPublisher(Publisher):
 
 
 class NoProgress:
+    """Records what the import reports while it reads (retention/cli/progress.py)."""
+
     def __init__(self) -> None:
-        self.advanced: list[int] = []
+        self.advanced: list[str] = []
 
-    def file_started(self, name: str, size: int | None) -> None: ...
+    def task(self, label: str, total: float | None = None) -> None: ...
 
-    def file_advanced(self, lines: int, position: int | None) -> None:
-        self.advanced.append(lines)
+    def update(self, completed: float, detail: str = "", total: float | None = None) -> None:
+        self.advanced.append(detail)
 
-    def file_done(self, lines: int) -> None: ...
+    def step(self, detail: str) -> None: ...
 
-    def worker_waiting(self, sent: int, status: Status) -> None: ...
+    def done(self, detail: str = "") -> None: ...
 
     def close(self) -> None: ...
 
@@ -126,7 +128,8 @@ def test_invalid_lines_keep_their_file_line_numbers(tmp_path: Path, chunk_lines:
     path.write_bytes(_content())
     publisher, tally, progress = _publish(str(path), chunk_lines)
     _check(publisher, tally, str(path))
-    assert progress.advanced == list(range(chunk_lines, len(LINES) + 1, chunk_lines))
+    assert progress.advanced == [f"{n} lines" for n in range(chunk_lines, len(LINES) + 1,
+                                                               chunk_lines)]
 
 
 def test_gzip_is_recognised_by_its_bytes(tmp_path: Path) -> None:

@@ -145,7 +145,7 @@ def test_summary_counts_equal_the_file(imported: Imported) -> None:
     assert summary["invalid_lines"]["count"] == len(BAD_LINES)
     assert [i["line"] for i in summary["invalid_lines"]["shown"]] == sorted(BAD_LINES)
     # Not a terminal: progress as plain lines on stderr, the summary alone on stdout.
-    assert f"published {imported.path}" in imported.result.stderr
+    assert f"publish {imported.path}: done" in imported.result.stderr
 
     distinct = {e["event_id"]: e for e in events}
     by_type = Counter(e["type"] for e in distinct.values())

@@ -293,7 +293,7 @@ def test_progress_lines_and_screenshot(run: dict[str, Any]) -> None:
     stderr = run["worker_run"].stderr.splitlines()
     steps = 5 + 9  # KPIs, cohorts, nine months, at risk, alerts, milestones
     assert stderr[0] == f"report: KPIs (1/{steps})"
-    assert stderr[-1] == f"report: milestones ({steps}/{steps})"
+    assert stderr[-2:] == [f"report: milestones ({steps}/{steps})", "report: done"]
     png = (run["folder"] / "worker.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")

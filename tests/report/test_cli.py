@@ -41,9 +41,10 @@ def test_writes_the_report_with_plain_progress(env: Db, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no partial file left
     assert result.stdout.startswith(f"wrote {out} (")
     lines = result.stderr.splitlines()
-    # KPIs, cohorts, six months, at risk, alerts, milestones.
-    assert len(lines) == 11
-    assert lines[0] == "report: KPIs (1/11)" and lines[-1] == "report: milestones (11/11)"
+    # KPIs, cohorts, six months, at risk, alerts, milestones; then the end.
+    assert len(lines) == 12
+    assert lines[0] == "report: KPIs (1/11)" and lines[-2] == "report: milestones (11/11)"
+    assert lines[-1] == "report: done"
     assert "report: trends 2024-03 (5/11)" in lines
 
     kpis = CliRunner().invoke(cli, ["kpi", "all", *args, "--format", "json"])

@@ -33,10 +33,11 @@ def test_every_kpi_is_an_operation_with_its_registered_parameters() -> None:
         assert dict(op.parameters) == {p: PARAMETER_TYPES[p] for p in kpi.parameters}, kpi.name
 
 
-def test_the_catalogue_is_kpis_cookbook_report_insights_customers_and_the_latest_model() -> None:
+def test_the_catalogue_is_kpis_cookbook_report_insights_customers_dlq_and_the_latest_model(
+) -> None:
     """Nothing else is reachable: no migration, no bench script, no internal query."""
     folders = {name.split("/")[0] for name in operations()}
-    assert folders == {"kpis", "cookbook", "report", "retention", "customer", "model"}
+    assert folders == {"kpis", "cookbook", "report", "retention", "customer", "dlq", "model"}
     assert [n for n in operations() if n.startswith("model/")] == ["model/latest_model"]
 
 
@@ -76,6 +77,10 @@ def test_bad_parameters_are_refused(values: dict[str, Any], reason: str) -> None
     ("cookbook/win_back_targets", {"max_p_alive": "inf"}),
     ("cookbook/customer_alerts", {"customer_id": "x" * 257}),
     ("cookbook/customer_alerts", {"customer_id": ["c1"]}),
+    ("dlq/stored_events", {"event_ids": "e1"}),
+    ("dlq/stored_events", {"event_ids": ["e"] * 1001}),
+    ("dlq/stored_events", {"event_ids": ["x" * 257]}),
+    ("dlq/stored_events", {"event_ids": [1]}),
 ])
 def test_values_outside_their_type_are_refused(name: str, values: dict[str, Any]) -> None:
     with pytest.raises(OperationRefused):
@@ -125,12 +130,13 @@ def test_readonly_refuses_a_settings_override(fresh_client: Any) -> None:
 def test_every_operation_runs_read_only(sink: ClickHouseSink) -> None:
     """Every operation of the catalogue runs on an empty schema with readonly=1 (a cookbook
     file that changed a setting, as `SETTINGS join_use_nulls = 1` did, would be refused)."""
-    sample = {"Date": "2024-01-01", "UInt8": 40, "UInt16": 12, "UInt32": 365, "Float64": 0.5,
-              "String": "c1"}
+    sample = {"Date": "2024-01-01", "UInt8": 40, "UInt16": 12, "UInt32": 365, "UInt64": 7,
+              "Float64": 0.5, "String": "c1", "Array(String)": ["e1", "e2"]}
     # The retention insights' String parameters take a word of their vocabulary.
     words = {"period": "month", "tz": "UTC", "start_event": "purchase",
              "return_event": "purchase", "event": "purchase", "mode": "on", "cohort": "first",
-             "brackets": "1-7,8-30"}
+             "brackets": "1-7,8-30", "since": "2024-01-01 00:00:00",
+             "until": "2025-01-01 00:00:00"}
     for name, op in operations().items():
         values = {p: words.get(p, sample[t]) for p, t in op.parameters.items()}
         if "end" in values:
