@@ -78,44 +78,50 @@ customers AS (
     GROUP BY customer_id
     HAVING notEmpty(active)
 ),
-statuses AS (
-    -- Per customer, the periods of each status: every active period is new, returning or
-    -- resurrecting; the period after an active one without activity is dormant.
-    SELECT arrayMap((p, i) -> i > 1 AND active[i - 1] = p - toInterval(1, {period:String}),
-                    active, arrayEnumerate(active)) AS after_active,
-           arrayFilter(p -> p = first_active, active) AS new,
-           arrayFilter((p, after) -> p != first_active AND after, active, after_active)
-               AS returning,
-           arrayFilter((p, after) -> p != first_active AND NOT after, active, after_active)
-               AS resurrecting,
-           arrayMap(p -> p + toInterval(1, {period:String}),
-                    arrayFilter((p, i) -> i = length(active)
-                                    OR active[i + 1] != p + toInterval(1, {period:String}),
-                                active, arrayEnumerate(active))) AS dormant
+activity AS (
+    -- One row per (customer, active period): whether it is their first-ever active period
+    -- (new) and whether the period before was active too (returning). Neighbours come from
+    -- the array shifted by one, not from indexing the array inside a lambda (which copies
+    -- it once per element).
+    SELECT period_start,
+           period_start = first_active AS is_new,
+           i > 1 AND previous = period_start - toInterval(1, {period:String}) AS after_active
     FROM customers
+    ARRAY JOIN active AS period_start,
+               arrayPushFront(arrayPopBack(active), active[1]) AS previous,
+               arrayEnumerate(active) AS i
 ),
 counts AS (
-    -- Per status, customers per period (period -> count maps).
-    SELECT sumMap(new, arrayWithConstant(length(new), toUInt64(1))) AS new_by_period,
-           sumMap(returning, arrayWithConstant(length(returning), toUInt64(1)))
-               AS returning_by_period,
-           sumMap(resurrecting, arrayWithConstant(length(resurrecting), toUInt64(1)))
-               AS resurrecting_by_period,
-           sumMap(dormant, arrayWithConstant(length(dormant), toUInt64(1)))
-               AS dormant_by_period
-    FROM statuses
+    -- Per period: active customers, new ones, returning ones. The rest of the active ones
+    -- are resurrecting (active before, not in the period before: neither new nor
+    -- returning); the dormant ones are those active in the period before minus the
+    -- returning ones (active in both).
+    SELECT period_start, count() AS active, countIf(is_new) AS new,
+           countIf(after_active) AS returning
+    FROM activity
+    GROUP BY period_start
 ),
 periods AS (
-    SELECT first_period + toInterval(number, {period:String}) AS period_start
-    FROM numbers(greatest(dateDiff({period:String}, first_period, end_period), 0))
+    -- The reported periods and the one before the first (for its dormant customers).
+    SELECT first_period + toInterval(toInt64(number) - 1, {period:String}) AS period_start
+    FROM numbers(greatest(dateDiff({period:String}, first_period, end_period), 0) + 1)
+),
+by_period AS (
+    SELECT p.period_start AS period_start, c.active AS active, c.new AS new,
+           c.returning AS returning,
+           lagInFrame(c.active) OVER (ORDER BY p.period_start
+                                      ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)
+               AS active_before
+    FROM periods AS p
+    LEFT JOIN counts AS c ON c.period_start = p.period_start
 )
 SELECT
     period_start,
-    new_by_period.2[indexOf(new_by_period.1, period_start)] AS new,
-    returning_by_period.2[indexOf(returning_by_period.1, period_start)] AS returning,
-    resurrecting_by_period.2[indexOf(resurrecting_by_period.1, period_start)] AS resurrecting,
-    dormant_by_period.2[indexOf(dormant_by_period.1, period_start)] AS dormant,
-    new + returning + resurrecting AS active
-FROM periods, counts
-WHERE invalid_parameters = 0
+    new,
+    returning,
+    active - new - returning AS resurrecting,
+    active_before - returning AS dormant,
+    active
+FROM by_period
+WHERE invalid_parameters = 0 AND period_start >= first_period
 ORDER BY period_start
