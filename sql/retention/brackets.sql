@@ -69,12 +69,18 @@ WITH
                     'tz is an IANA time zone')) AS invalid_parameters,
 customer_events AS (
     -- Start and return events, tagged: a first-time cohort looks for the first-ever start
-    -- event in all history (purchases: the span pre-aggregate, one row per customer once
-    -- merged), everything else is read in the observed window. A branch whose event family
-    -- is not asked for reads nothing (its WHERE is constant false).
+    -- event in all history (purchases: the span pre-aggregate, read FINAL so each
+    -- customer's first order is one row whether or not parts have merged), everything else
+    -- is read in the observed window. When purchases alone start cohorts, customers whose
+    -- first order falls outside the cohorts' window are left out here, before the GROUP BY
+    -- (with other start events in play, an earlier purchase may still be the first one).
+    -- A branch whose event family is not asked for reads nothing (its WHERE is constant
+    -- false).
     SELECT customer_id, first_purchase_at AS at, true AS is_start, false AS is_return
-    FROM customer_purchase_span
+    FROM customer_purchase_span FINAL
     WHERE first_time AND {start_event:String} IN ('any', 'purchase')
+      AND ({start_event:String} = 'any'
+           OR first_purchase_at >= observed_from AND first_purchase_at < observed_until)
     UNION ALL
     SELECT customer_id, occurred_at,
            NOT first_time AND {start_event:String} IN ('any', 'purchase') AS is_start,
@@ -125,38 +131,45 @@ cohort_members AS (
            arrayFilter(d -> d > 0, arrayMap(r -> r - day_0, return_days))
                AS returned_days
     FROM customers
+    -- The day before each start day comes from the array shifted by one, not from
+    -- indexing the array inside the lambda (which copies it once per element).
     ARRAY JOIN if(first_time, [start_days[1]],
-                  arrayFilter((d, i) -> i = 1
+                  arrayFilter((d, before, i) -> i = 1
                                   OR dateTrunc({period:String}, d)
-                                      != dateTrunc({period:String}, start_days[i - 1]),
-                              start_days, arrayEnumerate(start_days))) AS day_0
+                                      != dateTrunc({period:String}, before),
+                              start_days, arrayPushFront(arrayPopBack(start_days), start_days[1]),
+                              arrayEnumerate(start_days))) AS day_0
     WHERE cohort >= first_period AND cohort < end_period
 ),
 cohorts AS (
-    -- Per cohort: its size, and per bracket j >= 1 the members counted in cell j: "on",
-    -- those who returned on a day of bracket j; "on_or_after", those whose last return is
-    -- on or after its first day.
-    SELECT cohort,
-           count() AS cohort_size,
-           sumMap(counted_j, arrayWithConstant(length(counted_j), toUInt64(1))) AS counted
+    -- Per cohort and bracket j, the members counted in cell j, one ARRAY JOIN row each:
+    -- j = 0 every member (the cohort's size); "on", the brackets they returned in;
+    -- "on_or_after", the brackets whose first day is on or before their last return.
+    SELECT cohort, j, count() AS members
     FROM (
         SELECT cohort,
                if({mode:String} = 'on',
                   arrayDistinct(arrayFilter(j -> j > 0, arrayMap(
                       d -> bracket_of_day[d + 1],
                       arrayFilter(d -> d <= length(bracket_of_day) - 1, returned_days)))),
-                  arrayFilter(j -> bracket_days[j].1 <= arrayMax(returned_days),
-                              range(1, length(bracket_days) + 1))) AS counted_j
+                  arrayFilter((j, last) -> bracket_days[j].1 <= last,
+                              range(1, length(bracket_days) + 1),
+                              arrayWithConstant(length(bracket_days), arrayMax(returned_days))))
+                   AS counted_j
         FROM cohort_members
     )
-    GROUP BY cohort
+    ARRAY JOIN arrayPushFront(counted_j, 0) AS j
+    GROUP BY cohort, j
 ),
 cells AS (
-    -- j = 0 is day 0: every member.
-    SELECT cohort, cohort_size,
-           arrayMap(j -> if(j = 0, cohort_size, counted.2[indexOf(counted.1, j)]),
-                    range(length(bracket_days) + 1)) AS counts
-    FROM cohorts
+    -- j = 0 .. the number of brackets, 0 where nobody is counted.
+    SELECT cohort,
+           arrayMap(j -> members_of[indexOf(j_of, j)], range(length(bracket_days) + 1))
+               AS counts,
+           counts[1] AS cohort_size
+    FROM (SELECT cohort, groupArray(j) AS j_of, groupArray(members) AS members_of
+          FROM cohorts
+          GROUP BY cohort)
 )
 SELECT
     cohort,

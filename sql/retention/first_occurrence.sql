@@ -49,12 +49,18 @@ WITH
                     'tz is an IANA time zone')) AS invalid_parameters,
 customer_events AS (
     -- Every row that can make a customer's cohort or a return, tagged: the first-ever start
-    -- event is looked for in all history (purchases: the span pre-aggregate, one row per
-    -- customer once merged), returns only in the observed window. A branch whose event
-    -- family is not asked for reads nothing (its WHERE is constant false).
+    -- event is looked for in all history (purchases: the span pre-aggregate, read FINAL so
+    -- each customer's first order is one row whether or not parts have merged), returns
+    -- only in the observed window. When purchases alone start cohorts, customers whose
+    -- first order falls outside the cohorts' window are left out here, before the GROUP BY
+    -- (with other start events in play, an earlier purchase may still be the first one).
+    -- A branch whose event family is not asked for reads nothing (its WHERE is constant
+    -- false).
     SELECT customer_id, first_purchase_at AS at, true AS is_start, false AS is_return
-    FROM customer_purchase_span
+    FROM customer_purchase_span FINAL
     WHERE {start_event:String} IN ('any', 'purchase')
+      AND ({start_event:String} = 'any'
+           OR first_purchase_at >= observed_from AND first_purchase_at < observed_until)
     UNION ALL
     SELECT customer_id, occurred_at, false, true
     FROM purchases
@@ -101,25 +107,25 @@ cohort_members AS (
     WHERE cohort >= first_period AND cohort < end_period
 ),
 cohorts AS (
-    -- Per cohort: its size, and per k >= 1 the members counted in cell k: "on", those who
-    -- returned in interval k; "on_or_after", those whose last return is in k or later.
-    SELECT cohort,
-           count() AS cohort_size,
-           sumMap(counted_k, arrayWithConstant(length(counted_k), toUInt64(1))) AS counted
-    FROM (
-        SELECT cohort,
-               if({mode:String} = 'on', arrayFilter(k -> k <= {intervals:UInt16}, returned_k),
-                  range(1, least(arrayMax(returned_k), {intervals:UInt16}) + 1)) AS counted_k
-        FROM cohort_members
-    )
-    GROUP BY cohort
+    -- Per cohort and k, the members counted in cell k, one ARRAY JOIN row each: k = 0 every
+    -- member (the cohort's size); "on", k of each interval they returned in; "on_or_after",
+    -- k = 1 .. their last return's interval.
+    SELECT cohort, k, count() AS members
+    FROM cohort_members
+    ARRAY JOIN arrayPushFront(
+        if({mode:String} = 'on', arrayFilter(k -> k <= {intervals:UInt16}, returned_k),
+           range(1, least(arrayMax(returned_k), {intervals:UInt16}) + 1)), 0) AS k
+    GROUP BY cohort, k
 ),
 cells AS (
-    -- k = 0 is the cohort period: every member.
-    SELECT cohort, cohort_size,
-           arrayMap(k -> if(k = 0, cohort_size, counted.2[indexOf(counted.1, k)]),
-                    range(toUInt32({intervals:UInt16}) + 1)) AS counts
-    FROM cohorts
+    -- k = 0 .. intervals, 0 where nobody is counted.
+    SELECT cohort,
+           arrayMap(k -> members_of[indexOf(k_of, k)],
+                    range(toUInt32({intervals:UInt16}) + 1)) AS counts,
+           counts[1] AS cohort_size
+    FROM (SELECT cohort, groupArray(k) AS k_of, groupArray(members) AS members_of
+          FROM cohorts
+          GROUP BY cohort)
 )
 SELECT
     cohort,

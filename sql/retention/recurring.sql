@@ -100,25 +100,25 @@ cohort_members AS (
     WHERE cohort < end_period
 ),
 cohorts AS (
-    -- Per cohort: its size, and per k >= 1 the members counted in cell k: "on", those who
-    -- returned in interval k; "on_or_after", those whose last return is in k or later.
-    SELECT cohort,
-           count() AS cohort_size,
-           sumMap(counted_k, arrayWithConstant(length(counted_k), toUInt64(1))) AS counted
-    FROM (
-        SELECT cohort,
-               if({mode:String} = 'on', arrayFilter(k -> k <= {intervals:UInt16}, returned_k),
-                  range(1, least(arrayMax(returned_k), {intervals:UInt16}) + 1)) AS counted_k
-        FROM cohort_members
-    )
-    GROUP BY cohort
+    -- Per cohort and k, the members counted in cell k, one ARRAY JOIN row each: k = 0 every
+    -- member (the cohort's size); "on", k of each interval they returned in; "on_or_after",
+    -- k = 1 .. their last return's interval.
+    SELECT cohort, k, count() AS members
+    FROM cohort_members
+    ARRAY JOIN arrayPushFront(
+        if({mode:String} = 'on', arrayFilter(k -> k <= {intervals:UInt16}, returned_k),
+           range(1, least(arrayMax(returned_k), {intervals:UInt16}) + 1)), 0) AS k
+    GROUP BY cohort, k
 ),
 cells AS (
-    -- k = 0 is the cohort period: every member.
-    SELECT cohort, cohort_size,
-           arrayMap(k -> if(k = 0, cohort_size, counted.2[indexOf(counted.1, k)]),
-                    range(toUInt32({intervals:UInt16}) + 1)) AS counts
-    FROM cohorts
+    -- k = 0 .. intervals, 0 where nobody is counted.
+    SELECT cohort,
+           arrayMap(k -> members_of[indexOf(k_of, k)],
+                    range(toUInt32({intervals:UInt16}) + 1)) AS counts,
+           counts[1] AS cohort_size
+    FROM (SELECT cohort, groupArray(k) AS k_of, groupArray(members) AS members_of
+          FROM cohorts
+          GROUP BY cohort)
 )
 SELECT
     cohort,
