@@ -40,26 +40,32 @@ WITH
           + throwIf(toTimeZone(toDateTime(0, 'UTC'), {tz:String}) != toDateTime(0, 'UTC'),
                     'tz is an IANA time zone')) AS invalid_parameters,
 customer_events AS (
-    -- The first-ever event is looked for in all history (purchases: the span pre-aggregate,
-    -- one row per customer once merged), activity in the observed window. A branch whose
-    -- event family is not asked for reads nothing (its WHERE is constant false).
-    SELECT customer_id, first_purchase_at AS at, false AS is_active
-    FROM customer_purchase_span
+    -- Rows that can be a customer's first-ever event (is_first: looked for in all history;
+    -- purchases: the span pre-aggregate, read FINAL so each customer's first order is one
+    -- row whether or not parts have merged), and activity in the observed window
+    -- (is_active). When purchases alone count, a customer whose first order is before the
+    -- window can be new in none of its periods: their span row is left out here, before
+    -- the GROUP BY. A branch whose event family is not asked for reads nothing (its WHERE
+    -- is constant false).
+    SELECT customer_id, first_purchase_at AS at, true AS is_first, false AS is_active
+    FROM customer_purchase_span FINAL
     WHERE {event:String} IN ('any', 'purchase')
+      AND ({event:String} = 'any'
+           OR first_purchase_at >= observed_from AND first_purchase_at < observed_until)
     UNION ALL
-    SELECT customer_id, occurred_at, true
+    SELECT customer_id, occurred_at, false, true
     FROM purchases
     WHERE {event:String} IN ('any', 'purchase') AND kind = 'order'
       AND occurred_at >= observed_from AND occurred_at < observed_until
     UNION ALL
-    SELECT customer_id, occurred_at,
+    SELECT customer_id, occurred_at, true,
            occurred_at >= observed_from AND occurred_at < observed_until
     FROM support_events
     WHERE family IN ('any', 'support')
       AND ({event:String} IN ('any', 'support')
            OR {event:String} = concat('support.', toString(action)))
     UNION ALL
-    SELECT customer_id, occurred_at,
+    SELECT customer_id, occurred_at, true,
            occurred_at >= observed_from AND occurred_at < observed_until
     FROM survey_responses
     WHERE family IN ('any', 'survey')
@@ -67,10 +73,12 @@ customer_events AS (
            OR {event:String} = concat('survey.', toString(survey)))
 ),
 customers AS (
-    -- One pass, one row per customer active in the window: the period of their first-ever
-    -- event, and their active periods, sorted.
+    -- One pass, one row per customer active in the window: whether their first-ever event
+    -- is in the window and its period, and their active periods, sorted.
     SELECT customer_id,
-           toDate(dateTrunc({period:String}, toDate(min(at), {tz:String}))) AS first_active,
+           countIf(is_first) > 0 AS first_seen,
+           toDate(dateTrunc({period:String}, toDate(minIf(at, is_first), {tz:String})))
+               AS first_active,
            arraySort(groupUniqArrayIf(
                toDate(dateTrunc({period:String}, toDate(at, {tz:String}))), is_active))
                AS active
@@ -84,7 +92,7 @@ activity AS (
     -- the array shifted by one, not from indexing the array inside a lambda (which copies
     -- it once per element).
     SELECT period_start,
-           period_start = first_active AS is_new,
+           first_seen AND period_start = first_active AS is_new,
            i > 1 AND previous = period_start - toInterval(1, {period:String}) AS after_active
     FROM customers
     ARRAY JOIN active AS period_start,
