@@ -58,9 +58,13 @@ customer_events AS (
     -- false).
     SELECT customer_id, first_purchase_at AS at, true AS is_start, false AS is_return
     FROM customer_purchase_span FINAL
-    WHERE {start_event:String} IN ('any', 'purchase')
-      AND ({start_event:String} = 'any'
-           OR first_purchase_at >= observed_from AND first_purchase_at < observed_until)
+    WHERE {start_event:String} = 'purchase'
+      AND first_purchase_at >= observed_from AND first_purchase_at < observed_until
+    UNION ALL
+    -- Any event: every span row (the GROUP BY takes each customer's smallest).
+    SELECT customer_id, first_purchase_at, true, false
+    FROM customer_purchase_span
+    WHERE {start_event:String} = 'any'
     UNION ALL
     SELECT customer_id, occurred_at, false, true
     FROM purchases

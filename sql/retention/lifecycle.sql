@@ -49,9 +49,13 @@ customer_events AS (
     -- is constant false).
     SELECT customer_id, first_purchase_at AS at, true AS is_first, false AS is_active
     FROM customer_purchase_span FINAL
-    WHERE {event:String} IN ('any', 'purchase')
-      AND ({event:String} = 'any'
-           OR first_purchase_at >= observed_from AND first_purchase_at < observed_until)
+    WHERE {event:String} = 'purchase'
+      AND first_purchase_at >= observed_from AND first_purchase_at < observed_until
+    UNION ALL
+    -- Any event: every span row (the GROUP BY takes each customer's smallest).
+    SELECT customer_id, first_purchase_at, true, false
+    FROM customer_purchase_span
+    WHERE {event:String} = 'any'
     UNION ALL
     SELECT customer_id, occurred_at, false, true
     FROM purchases
