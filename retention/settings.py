@@ -198,8 +198,18 @@ class SignalSettings(BaseModel):
     # clock plus this skew (a year-9999 event would fire every absence rule at once).
     max_future_skew_s: float = Field(86_400.0, ge=0)
     min_event_time: AwareDatetime = datetime(2000, 1, 1, tzinfo=UTC)
-    # Live mode: an idle partition's watermark follows the wall clock after this long.
+    # A topic whose log end is not known yet (or that has sent nothing since the partition
+    # was assigned) stops holding the watermark after this long without messages. One
+    # taken in up to its log end holds nothing back at once.
     idle_watermark_after_s: float = Field(10.0, gt=0)
+    # News is decided on arrival: an event that occurred at most this long before the wall
+    # clock, later than everything applied to its customer (none of whose events wait in
+    # the reorder buffer), is applied and raises its alerts at once, not after the allowed
+    # lateness. Decisions are unchanged while each customer's events arrive in event-time
+    # order (a customer's outputs depend on its own events only); one arriving behind a
+    # later event of its customer is applied after it. Older events (replays, imports, a
+    # worker catching up) are reordered by the buffer. 0 turns this off.
+    apply_on_arrival_within_s: float = Field(60.0, ge=0)
     # Off: watermarks follow event time only (pure replays, tests); on: idle partitions
     # follow the wall clock so absence rules fire when customers send nothing at all.
     live_watermark: bool = True
