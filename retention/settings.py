@@ -50,6 +50,10 @@ class KafkaSettings(BaseModel):
     # Short session timeouts make a consumer-group join take seconds, not ~30 s (runtime.md).
     session_timeout_s: float = Field(6.0, gt=0)
     heartbeat_interval_s: float = Field(1.0, gt=0)
+    # How long the worker's fetch may wait for records (Faust's own: 1500 ms). Tansu holds a
+    # fetch for much of this even when records arrive meanwhile, so it bounds how soon a live
+    # event reaches the worker (on Apache Kafka a fetch returns as soon as records arrive).
+    fetch_max_wait_ms: int = Field(100, ge=1)
     # Which broker answers: "tansu" turns on the work-arounds for the embedded broker
     # (streams/broker_compat.py); "auto" means tansu exactly when no servers are configured
     # (the embedded broker `retention up` started). Launchers of tansu set it explicitly.

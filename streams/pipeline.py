@@ -9,7 +9,10 @@ interval, latest version per customer, like Kafka Streams' record cache.
 A message is acknowledged only after the writer has put its batch's rows into ClickHouse
 and its outputs onto Kafka, and a state flush that includes its effects is in the table:
 an offset is committed only after everything it caused is durable (at-least-once;
-deterministic ids make repeats harmless).
+deterministic ids make repeats harmless). Outputs are produced as soon as their batch is
+processed, not when the writer reaches it: a subscriber sees an alert without waiting for
+the ClickHouse writes queued ahead of it; the writer awaits that produce before it
+acknowledges (an output of a batch never acknowledged is produced again, same id).
 
 While ClickHouse refuses writes the writer retries the batch in flight; the queue behind it
 fills, processing waits for room, and the intake for the agent: consumption pauses with a
@@ -22,11 +25,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from typing import Any, TypeVar
 
 from retention.settings import Settings
+from sinks.base import RowBatch
 from streams.outputs import PublisherPort
 from streams.ports import ConsumerPort, InputMessage, SinkPort, StateStorePort
 from streams.processor import BatchResult, InMessage, StateFlush, StreamProcessor
@@ -35,6 +40,12 @@ from streams.signals import SignalEngine
 log = logging.getLogger(__name__)
 WRITE_AHEAD = 2
 T = TypeVar("T")
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    """A discarded produce's failure is not news (the write before it failed first)."""
+    if not task.cancelled():
+        task.exception()
 
 
 class Pipeline:
@@ -71,6 +82,8 @@ class Pipeline:
         self.monotonic = monotonic  # when the next state flush is due
         self.flushed_at = monotonic()
         self.writes: asyncio.Queue[BatchResult] | None = None
+        # The produce of each queued result's outputs, started at enqueue, in queue order.
+        self.producing: deque[asyncio.Future[None]] = deque()
         self.writer: asyncio.Task[None] | None = None
         self.failed: BaseException | None = None
         # Set while a rebalance takes partitions away: a write ClickHouse keeps refusing is
@@ -137,15 +150,21 @@ class Pipeline:
             self.writer = asyncio.ensure_future(self._write_loop())
         assert self.writes is not None
         self.rows_pending += len(result.rows)
+        self.producing.append(asyncio.ensure_future(self._timed("produce",
+                                                                self._produce(result))))
         await self.writes.put(result)
 
     async def _write_loop(self) -> None:
         assert self.writes is not None
         while True:
-            result = await self.writes.get()
-            rows = len(result.rows)
+            # Everything queued meanwhile is written together: small batches (live input is
+            # processed as it arrives) cost one ClickHouse insert per write, not one each.
+            results = [await self.writes.get()]
+            while not self.writes.empty():
+                results.append(self.writes.get_nowait())
+            rows = sum(len(r.rows) for r in results)
             try:
-                if not self.abandoned and not await self._commit(result):
+                if not self.abandoned and not await self._commit(results):
                     self.abandoned = True  # given up in a hand-over, which forgets the rest
             except Exception as exc:
                 # Not a ClickHouse outage (those are retried inside): a bug. Stop the worker;
@@ -156,7 +175,8 @@ class Pipeline:
                 return  # the failure is kept in self.failed; nothing more is written
             finally:
                 self.rows_pending -= rows
-                self.writes.task_done()
+                for _ in results:
+                    self.writes.task_done()
                 if self.failed is not None or self.abandoned:
                     self._discard_queued()
 
@@ -168,6 +188,8 @@ class Pipeline:
         while not self.writes.empty():
             self.rows_pending -= len(self.writes.get_nowait().rows)
             self.writes.task_done()
+            # Its outputs may be on Kafka already: produced again, same ids, when redelivered.
+            self.producing.popleft().add_done_callback(_retrieve)
 
     async def hand_over(self, partitions: set[int]) -> None:
         """Rebalance: make everything processed durable, then let `partitions` go; within
@@ -280,26 +302,33 @@ class Pipeline:
             value = self.seed.get(customer_id)
         return value
 
-    async def _commit(self, result: BatchResult) -> bool:
-        """Write `result` and acknowledge what became durable; False if the hand-over gave
-        up its rows (then nothing is acknowledged)."""
+    async def _commit(self, results: list[BatchResult]) -> bool:
+        """Write `results` (in processing order) and acknowledge what became durable; False
+        if the hand-over gave up their rows (then nothing is acknowledged)."""
+        rows = results[0].rows
+        if len(results) > 1:
+            rows = RowBatch()
+            for result in results:
+                for table, table_rows in result.rows.rows.items():
+                    rows.rows[table].extend(table_rows)
         # ClickHouse (in a thread) and Kafka at the same time: they do not depend on each other.
+        produced = [self.producing.popleft() for _ in results]
         written, _ = await asyncio.gather(
-            self._timed("clickhouse", self.sink.write_until_done(result.rows,
-                                                                 self.handing_over)),
-            self._timed("produce", self._produce(result)))
+            self._timed("clickhouse", self.sink.write_until_done(rows, self.handing_over)),
+            asyncio.gather(*produced))
         if not written:
             return False
-        self.awaiting_flush.extend(result.done)
-        if result.flush is None:
-            return True
-        started = time.perf_counter()
-        await self._store(result.flush)
-        self.seconds["table"] += time.perf_counter() - started
-        # Everything processed before this flush is now durable: release its offsets.
-        self.consumer.ack(self.awaiting_flush)
-        self.unacked -= len(self.awaiting_flush)
-        self.awaiting_flush = []
+        for result in results:
+            self.awaiting_flush.extend(result.done)
+            if result.flush is None:
+                continue
+            started = time.perf_counter()
+            await self._store(result.flush)
+            self.seconds["table"] += time.perf_counter() - started
+            # Everything processed before this flush is now durable: release its offsets.
+            self.consumer.ack(self.awaiting_flush)
+            self.unacked -= len(self.awaiting_flush)
+            self.awaiting_flush = []
         return True
 
     async def _store(self, flush: StateFlush) -> None:
