@@ -28,6 +28,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
+from itertools import chain
 from typing import Any, TypeVar
 
 from retention.settings import Settings
@@ -279,10 +280,12 @@ class Pipeline:
         # table (once per assignment).
         if self.timers_armed:
             return
-        stored = self.store.stored()
-        if not stored:
-            stored = self._seed_from_clickhouse()
-        self.processor.rebuild_timers(stored)
+        stored = iter(self.store.stored())
+        first = next(stored, None)
+        if first is None:
+            self.processor.rebuild_timers(self._seed_from_clickhouse())
+        else:
+            self.processor.rebuild_timers(chain((first,), stored))
         self.timers_armed = True
 
     def _seed_from_clickhouse(self) -> list[dict[str, Any]]:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -189,8 +189,9 @@ class StreamProcessor:
         self.states.forget(partitions)
         self.watermark_policy.forget(partitions)
 
-    def rebuild_timers(self, states: list[dict[str, Any]]) -> None:
-        """Re-arm absence timers from stored state (after a restart or a rebalance)."""
+    def rebuild_timers(self, states: Iterable[dict[str, Any]]) -> None:
+        """Re-arm absence timers from stored state (after a restart or a rebalance); each
+        state is dropped once its due time is known."""
         for data in states:
             state = CustomerState.from_dict(data)
             self._arm(self._partition(state.partition), state)
