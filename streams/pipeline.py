@@ -124,6 +124,7 @@ class Pipeline:
 
     async def tick(self) -> None:
         async with self.lock:
+            self._arm_timers()
             result = self.processor.tick()
             self._maybe_flush(result)
             await self._enqueue(result)
@@ -277,16 +278,17 @@ class Pipeline:
 
     def _arm_timers(self) -> None:
         # Absence timers live in memory; after a start or rebalance re-arm them from the
-        # table (once per assignment).
-        if self.timers_armed:
-            return
-        stored = iter(self.store.stored())
-        first = next(stored, None)
-        if first is None:
-            self.processor.rebuild_timers(self._seed_from_clickhouse())
-        else:
-            self.processor.rebuild_timers(chain((first,), stored))
-        self.timers_armed = True
+        # table (once per assignment), a chunk per batch or tick: the first event is
+        # processed at once, however many customers the table holds.
+        if not self.timers_armed:
+            stored = iter(self.store.stored())
+            first = next(stored, None)
+            if first is None:
+                self.processor.rebuild_timers(self._seed_from_clickhouse())
+            else:
+                self.processor.start_rearming(chain((first,), stored))
+            self.timers_armed = True
+        self.processor.rearm(self.settings.signals.rearm_per_batch)
 
     def _seed_from_clickhouse(self) -> list[dict[str, Any]]:
         """An empty table beside a non-empty customer_state table means the changelog is

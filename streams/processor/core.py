@@ -86,7 +86,11 @@ class StreamProcessor:
         self.emitter = Emitter(settings.kafka, settings.signals.publish_historical)
         self.watermark_policy = WatermarkPolicy(settings.signals, monotonic, wall_time,
                                                 end_offset)
-        self.states = StateCache(load_state, settings.signals.state_cache_size)
+        self.states = StateCache(load_state, settings.signals.state_cache_size,
+                                 on_load=self._armed_on_load)
+        # Stored states not yet re-armed after a start, rebalance or model change (None: all
+        # are): `rearm` works through them a chunk at a time, between batches.
+        self.rearming: Iterator[dict[str, Any]] | None = None
         self.recent_event_ids = settings.signals.recent_event_ids
         self.journal = StateJournal(load_state, engine, self.parser.families,
                                     self.recent_event_ids)
@@ -196,6 +200,35 @@ class StreamProcessor:
             state = CustomerState.from_dict(data)
             self._arm(self._partition(state.partition), state)
 
+    def start_rearming(self, stored: Iterable[dict[str, Any]]) -> None:
+        """Re-arm absence timers without reading every stored state first: the states in
+        memory now, the stored ones a chunk at a time (`rearm`) while events are processed.
+
+        Decisions do not change meanwhile: a customer whose state is read for an event or
+        a timer is armed from it then (before its due signals would be missed), and one
+        armed later than its due time fires then, at that due time (decided_at) as ever.
+        """
+        self.rearming = iter(stored)
+        for state in self.states.live():
+            self._arm(self._partition(state.partition), state)
+
+    def rearm(self, limit: int) -> None:
+        """Re-arm up to `limit` more stored states (see `start_rearming`)."""
+        if self.rearming is None:
+            return
+        holds = self.states.holds
+        for taken, data in enumerate(self.rearming, 1):
+            if not holds(data["customer_id"]):  # else armed from its state in memory
+                state = CustomerState.from_dict(data)
+                self._arm(self._partition(state.partition), state)
+            if taken >= limit:
+                return
+        self.rearming = None
+
+    def _armed_on_load(self, state: CustomerState) -> None:
+        if self.rearming is not None:  # its stored state may not be re-armed yet
+            self._arm(self._partition(state.partition), state)
+
     def buffered(self) -> int:
         return sum(len(p.events.buffer) for p in self.partitions.values())
 
@@ -248,6 +281,9 @@ class StreamProcessor:
         (`own_timers`, on arrival) or every customer's of the partition (released in order)."""
         event = pending.event
         part = self.partitions[pending.partition]
+        if self.rearming is not None:
+            # Read (and so armed) before the partition's due timers fire.
+            self.states.get(event.customer_id, pending.partition)
         if own_timers is not None:
             self._fire_timers(part, pending.ts, result, own_timers)
         elif (timers := part.timers.heap) and timers[0][0] <= pending.ts:
