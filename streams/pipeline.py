@@ -152,8 +152,8 @@ class Pipeline:
             self.writer = asyncio.ensure_future(self._write_loop())
         assert self.writes is not None
         self.rows_pending += len(result.rows)
-        self.producing.append(asyncio.ensure_future(self._timed("produce",
-                                                                self._produce(result))))
+        previous = self.producing[-1] if self.producing else None
+        self.producing.append(asyncio.ensure_future(self._produce_after(previous, result)))
         await self.writes.put(result)
 
     async def _write_loop(self) -> None:
@@ -341,8 +341,14 @@ class Pipeline:
                                 for cid, (state, _) in flush.states.items()), self.publisher)
         self.processor.written(flush)
 
-    async def _produce(self, result: BatchResult) -> None:
-        await self.publisher.publish(result.messages)
+    async def _produce_after(self, previous: asyncio.Future[None] | None,
+                             result: BatchResult) -> None:
+        """Produce `result`'s outputs once the previous result's are sent (or failed: the
+        writer reports that one). One at a time, in order: aiokafka gives up on a batch
+        that waits behind two others of its partition (KafkaTimeoutError, seen here)."""
+        if previous is not None:
+            await asyncio.wait([previous])
+        await self._timed("produce", self.publisher.publish(result.messages))
 
     async def _timed(self, stage: str, work: Awaitable[T]) -> T:
         started = time.perf_counter()
