@@ -61,7 +61,6 @@ bench: $(VENV)/.installed-dev .venv-peer/.installed
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.scale
-	$(BIN)/python -m bench.two_workers
 	$(BIN)/python -m bench.kpis
 
 clean:
