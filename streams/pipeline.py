@@ -124,7 +124,8 @@ class Pipeline:
 
     async def tick(self) -> None:
         async with self.lock:
-            self._arm_timers()
+            if self.timers_armed:  # the table is read from the first batch on (recovered)
+                self.processor.rearm(self.settings.signals.rearm_per_batch)
             result = self.processor.tick()
             self._maybe_flush(result)
             await self._enqueue(result)
