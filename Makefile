@@ -49,9 +49,19 @@ test: $(VENV)/.installed-dev browser
 faults: $(VENV)/.installed-dev
 	$(BIN)/pytest -q -p no:cacheprovider -m faults tests/faults
 
-bench: $(VENV)/.installed-dev
+# The Quix Streams peer of bench/throughput.py has an environment of its own: Quix Streams
+# 3.28 pins pydantic < 2.14 and pydantic-settings < 2.16, below this project's.
+.venv-peer/.installed: bench/peer-requirements.lock
+	$(PYTHON) -m venv .venv-peer
+	.venv-peer/bin/pip install --quiet -r bench/peer-requirements.lock
+	touch $@
+
+# Latency, throughput side by side with Quix Streams, scale, KPIs (README "Performance").
+bench: $(VENV)/.installed-dev .venv-peer/.installed
+	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.kpis
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-peer var .pytest_cache .ruff_cache

@@ -3,9 +3,6 @@
 This is the agent most people write first (what runtime.md measured at ~3,200 events/s):
 validate, read the customer's state from a table, update it, write it back, per event.
 It records its progress in a file so the benchmark can time it from outside.
-With BENCH_MODE=floor it does no work at all over `take_events` batches instead: the cost
-of Faust's per-message consumption path alone, the ceiling of any agent built on it. With
-BENCH_MODE=intake it counts and acknowledges the batches of the worker's batch intake.
 """
 
 from __future__ import annotations
@@ -23,10 +20,8 @@ PROGRESS = Path(os.environ["BENCH_PROGRESS_FILE"])
 FAMILIES = {"purchases": "purchase", "support-events": "support",
             "survey-responses": "survey"}
 
-MODE = os.environ.get("BENCH_MODE", "naive")
-
 app = faust.App(
-    f"{MODE}-bench",  # its own consumer group: each contender reads the whole backlog
+    os.environ.get("BENCH_GROUP", "naive"),  # its own group: it reads the whole backlog
     broker=f"kafka://{SERVERS}",
     store="rocksdb://",
     datadir=os.environ["BENCH_DATA_DIR"],
@@ -45,13 +40,6 @@ processed = 0
 started: float | None = None
 
 
-async def floor(stream):
-    global processed, started
-    async for events in stream.take_events(5000, within=0.5):
-        started = started or time.monotonic()
-        processed += len(events)
-
-
 async def naive(stream):
     global processed, started
     async for event in stream.events():
@@ -64,21 +52,7 @@ async def naive(stream):
         processed += 1
 
 
-async def count_and_ack(batch):
-    global processed, started
-    started = started or time.monotonic()
-    for message in batch:
-        message.ack(app.consumer)
-    processed += len(batch)
-
-
-if MODE == "intake":
-    # The worker's batch intake (streams/intake.py) delivering to a function doing nothing.
-    from streams import intake
-
-    intake.install(app, source, count_and_ack, batch_max=5000, batch_within_s=0.5)
-else:
-    app.agent(source, name="bench")(floor if MODE == "floor" else naive)
+app.agent(source, name="bench")(naive)
 
 
 @app.timer(interval=0.1)

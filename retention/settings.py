@@ -50,6 +50,10 @@ class KafkaSettings(BaseModel):
     # Short session timeouts make a consumer-group join take seconds, not ~30 s (runtime.md).
     session_timeout_s: float = Field(6.0, gt=0)
     heartbeat_interval_s: float = Field(1.0, gt=0)
+    # How long the worker's fetch may wait for records (Faust's own: 1500 ms). Tansu holds a
+    # fetch for much of this even when records arrive meanwhile, so it bounds how soon a live
+    # event reaches the worker (on Apache Kafka a fetch returns as soon as records arrive).
+    fetch_max_wait_ms: int = Field(100, ge=1)
     # Which broker answers: "tansu" turns on the work-arounds for the embedded broker
     # (streams/broker_compat.py); "auto" means tansu exactly when no servers are configured
     # (the embedded broker `retention up` started). Launchers of tansu set it explicitly.
@@ -198,13 +202,26 @@ class SignalSettings(BaseModel):
     # clock plus this skew (a year-9999 event would fire every absence rule at once).
     max_future_skew_s: float = Field(86_400.0, ge=0)
     min_event_time: AwareDatetime = datetime(2000, 1, 1, tzinfo=UTC)
-    # Live mode: an idle partition's watermark follows the wall clock after this long.
+    # A topic whose log end is not known yet (or that has sent nothing since the partition
+    # was assigned) stops holding the watermark after this long without messages. One
+    # taken in up to its log end holds nothing back at once.
     idle_watermark_after_s: float = Field(10.0, gt=0)
+    # News is decided on arrival: an event that occurred at most this long before the wall
+    # clock, later than everything applied to its customer (none of whose events wait in
+    # the reorder buffer), is applied and raises its alerts at once, not after the allowed
+    # lateness. Decisions are unchanged while each customer's events arrive in event-time
+    # order (a customer's outputs depend on its own events only); one arriving behind a
+    # later event of its customer is applied after it. Older events (replays, imports, a
+    # worker catching up) are reordered by the buffer. 0 turns this off.
+    apply_on_arrival_within_s: float = Field(60.0, ge=0)
     # Off: watermarks follow event time only (pure replays, tests); on: idle partitions
     # follow the wall clock so absence rules fire when customers send nothing at all.
     live_watermark: bool = True
     # Deserialised customer states kept in memory (LRU) in front of the Faust table.
     state_cache_size: int = Field(200_000, ge=1)
+    # After a start or rebalance, stored states re-armed (absence timers) per batch or
+    # clock tick, so that the first event waits for no full read of the table.
+    rearm_per_batch: int = Field(10_000, ge=1)
     # Recent event ids kept per customer to drop re-deliveries before they touch state.
     recent_event_ids: int = Field(64, ge=1)
     # An output decided more than this long before the wall clock that raises it is

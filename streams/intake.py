@@ -31,7 +31,7 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, T
 from faust.types import AppT, Message
 
 from retention.settings import Settings
-from streams.broker_compat import TansuConsumerThread
+from streams.broker_compat import LiveConsumerThread, TansuConsumerThread
 
 Deliver = Callable[[list[Message]], Awaitable[None]]
 
@@ -65,11 +65,12 @@ class BatchingConsumer(Consumer):
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         config = _configs.get(self.app)
-        if config is not None and config.settings.kafka.uses_tansu:
-            thread = TansuConsumerThread(self, loop=self.loop, beacon=self.beacon)
-            thread.settings = config.settings
-            return thread
-        return super()._new_consumer_thread()
+        if config is None:
+            return super()._new_consumer_thread()
+        kind = TansuConsumerThread if config.settings.kafka.uses_tansu else LiveConsumerThread
+        thread = kind(self, loop=self.loop, beacon=self.beacon)
+        thread.settings = config.settings
+        return thread
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover (Faust loop)
         # Faust's loop (Consumer._drain_messages + Consumer.getmany) with its checks made
@@ -139,13 +140,28 @@ class BatchingConsumer(Consumer):
                         read_offsets[tp] = offset
                     if not self.flow_active or self.app.consumer_generation_id != generation:
                         break  # a rebalance meanwhile: the rest is re-read by its owner
-                if batch and time.monotonic() - batch_started >= batch_within_s:
+                if batch and (time.monotonic() - batch_started >= batch_within_s
+                              or self._read_to_end(records)):
                     batch = await self._deliver(batch)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 self.log.info("Broker stopped consumer, shutting down...")
                 return
             raise
+
+    def _read_to_end(self, records: Any) -> bool:
+        """Every partition of this fetch is read up to its high watermark (as of the latest
+        fetch response): nothing more is waiting, so the batch goes now instead of at its
+        time bound. Live events then wait for no one; a backlog still fills whole batches."""
+        if not records:
+            return False
+        read_offsets = self._read_offset
+        for tp in records:
+            end = self.highwater(tp)
+            read = read_offsets[tp]
+            if end is None or read is None or read + 1 < end:
+                return False
+        return True
 
     async def _deliver(self, batch: list[Message]) -> list[Message]:
         # A rebalance suspends the flow: the batch is then dropped, unacknowledged, and

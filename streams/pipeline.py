@@ -9,7 +9,10 @@ interval, latest version per customer, like Kafka Streams' record cache.
 A message is acknowledged only after the writer has put its batch's rows into ClickHouse
 and its outputs onto Kafka, and a state flush that includes its effects is in the table:
 an offset is committed only after everything it caused is durable (at-least-once;
-deterministic ids make repeats harmless).
+deterministic ids make repeats harmless). Outputs are produced as soon as their batch is
+processed, not when the writer reaches it: a subscriber sees an alert without waiting for
+the ClickHouse writes queued ahead of it; the writer awaits that produce before it
+acknowledges (an output of a batch never acknowledged is produced again, same id).
 
 While ClickHouse refuses writes the writer retries the batch in flight; the queue behind it
 fills, processing waits for room, and the intake for the agent: consumption pauses with a
@@ -22,11 +25,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
+from itertools import chain
 from typing import Any, TypeVar
 
 from retention.settings import Settings
+from sinks.base import RowBatch
 from streams.metrics import WorkerMetrics
 from streams.outputs import PublisherPort
 from streams.ports import ConsumerPort, InputMessage, SinkPort, StateStorePort
@@ -36,6 +42,12 @@ from streams.signals import SignalEngine
 log = logging.getLogger(__name__)
 WRITE_AHEAD = 2
 T = TypeVar("T")
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    """A discarded produce's failure is not news (the write before it failed first)."""
+    if not task.cancelled():
+        task.exception()
 
 
 class Pipeline:
@@ -73,6 +85,8 @@ class Pipeline:
         self.monotonic = monotonic  # when the next state flush is due
         self.flushed_at = monotonic()
         self.writes: asyncio.Queue[BatchResult] | None = None
+        # The produce of each queued result's outputs, started at enqueue, in queue order.
+        self.producing: deque[asyncio.Future[None]] = deque()
         self.writer: asyncio.Task[None] | None = None
         self.failed: BaseException | None = None
         # Set while a rebalance takes partitions away: a write ClickHouse keeps refusing is
@@ -113,6 +127,8 @@ class Pipeline:
 
     async def tick(self) -> None:
         async with self.lock:
+            if self.timers_armed:  # the table is read from the first batch on (recovered)
+                self.processor.rearm(self.settings.signals.rearm_per_batch)
             result = self.processor.tick()
             self._maybe_flush(result)
             await self._enqueue(result)
@@ -140,15 +156,21 @@ class Pipeline:
             self.writer = asyncio.ensure_future(self._write_loop())
         assert self.writes is not None
         self.rows_pending += len(result.rows)
+        previous = self.producing[-1] if self.producing else None
+        self.producing.append(asyncio.ensure_future(self._produce_after(previous, result)))
         await self.writes.put(result)
 
     async def _write_loop(self) -> None:
         assert self.writes is not None
         while True:
-            result = await self.writes.get()
-            rows = len(result.rows)
+            # Everything queued meanwhile is written together: small batches (live input is
+            # processed as it arrives) cost one ClickHouse insert per write, not one each.
+            results = [await self.writes.get()]
+            while not self.writes.empty():
+                results.append(self.writes.get_nowait())
+            rows = sum(len(r.rows) for r in results)
             try:
-                if not self.abandoned and not await self._commit(result):
+                if not self.abandoned and not await self._commit(results):
                     self.abandoned = True  # given up in a hand-over, which forgets the rest
             except Exception as exc:
                 # Not a ClickHouse outage (those are retried inside): a bug. Stop the worker;
@@ -159,7 +181,8 @@ class Pipeline:
                 return  # the failure is kept in self.failed; nothing more is written
             finally:
                 self.rows_pending -= rows
-                self.writes.task_done()
+                for _ in results:
+                    self.writes.task_done()
                 if self.failed is not None or self.abandoned:
                     self._discard_queued()
 
@@ -171,6 +194,8 @@ class Pipeline:
         while not self.writes.empty():
             self.rows_pending -= len(self.writes.get_nowait().rows)
             self.writes.task_done()
+            # Its outputs may be on Kafka already: produced again, same ids, when redelivered.
+            self.producing.popleft().add_done_callback(_retrieve)
 
     async def hand_over(self, partitions: set[int]) -> None:
         """Rebalance: make everything processed durable, then let `partitions` go; within
@@ -257,14 +282,17 @@ class Pipeline:
 
     def _arm_timers(self) -> None:
         # Absence timers live in memory; after a start or rebalance re-arm them from the
-        # table (once per assignment).
-        if self.timers_armed:
-            return
-        stored = self.store.stored()
-        if not stored:
-            stored = self._seed_from_clickhouse()
-        self.processor.rebuild_timers(stored)
-        self.timers_armed = True
+        # table (once per assignment), a chunk per batch or tick: the first event is
+        # processed at once, however many customers the table holds.
+        if not self.timers_armed:
+            stored = iter(self.store.stored())
+            first = next(stored, None)
+            if first is None:
+                self.processor.rebuild_timers(self._seed_from_clickhouse())
+            else:
+                self.processor.start_rearming(chain((first,), stored))
+            self.timers_armed = True
+        self.processor.rearm(self.settings.signals.rearm_per_batch)
 
     def _seed_from_clickhouse(self) -> list[dict[str, Any]]:
         """An empty table beside a non-empty customer_state table means the changelog is
@@ -283,28 +311,36 @@ class Pipeline:
             value = self.seed.get(customer_id)
         return value
 
-    async def _commit(self, result: BatchResult) -> bool:
-        """Write `result` and acknowledge what became durable; False if the hand-over gave
-        up its rows (then nothing is acknowledged)."""
-        tally = self.metrics.tally(result)  # the sink takes the rows it writes
+    async def _commit(self, results: list[BatchResult]) -> bool:
+        """Write `results` (in processing order) and acknowledge what became durable; False
+        if the hand-over gave up their rows (then nothing is acknowledged)."""
+        rows = results[0].rows
+        if len(results) > 1:
+            rows = RowBatch()
+            for result in results:
+                for table, table_rows in result.rows.rows.items():
+                    rows.rows[table].extend(table_rows)
+        tallies = [self.metrics.tally(result) for result in results]  # the sink takes the rows
         # ClickHouse (in a thread) and Kafka at the same time: they do not depend on each other.
+        produced = [self.producing.popleft() for _ in results]
         written, _ = await asyncio.gather(
-            self._timed("clickhouse", self.sink.write_until_done(result.rows,
-                                                                 self.handing_over)),
-            self._timed("produce", self._produce(result)))
+            self._timed("clickhouse", self.sink.write_until_done(rows, self.handing_over)),
+            asyncio.gather(*produced))
         if not written:
             return False
-        self.metrics.written(tally)
-        self.awaiting_flush.extend(result.done)
-        if result.flush is None:
-            return True
-        started = time.perf_counter()
-        await self._store(result.flush)
-        self._spent("table", started)
-        # Everything processed before this flush is now durable: release its offsets.
-        self.consumer.ack(self.awaiting_flush)
-        self.unacked -= len(self.awaiting_flush)
-        self.awaiting_flush = []
+        for tally in tallies:
+            self.metrics.written(tally)
+        for result in results:
+            self.awaiting_flush.extend(result.done)
+            if result.flush is None:
+                continue
+            started = time.perf_counter()
+            await self._store(result.flush)
+            self._spent("table", started)
+            # Everything processed before this flush is now durable: release its offsets.
+            self.consumer.ack(self.awaiting_flush)
+            self.unacked -= len(self.awaiting_flush)
+            self.awaiting_flush = []
         return True
 
     async def _store(self, flush: StateFlush) -> None:
@@ -312,8 +348,14 @@ class Pipeline:
                                 for cid, (state, _) in flush.states.items()), self.publisher)
         self.processor.written(flush)
 
-    async def _produce(self, result: BatchResult) -> None:
-        await self.publisher.publish(result.messages)
+    async def _produce_after(self, previous: asyncio.Future[None] | None,
+                             result: BatchResult) -> None:
+        """Produce `result`'s outputs once the previous result's are sent (or failed: the
+        writer reports that one). One at a time, in order: aiokafka gives up on a batch
+        that waits behind two others of its partition (KafkaTimeoutError, seen here)."""
+        if previous is not None:
+            await asyncio.wait([previous])
+        await self._timed("produce", self.publisher.publish(result.messages))
 
     async def _timed(self, stage: str, work: Awaitable[T]) -> T:
         started = time.perf_counter()

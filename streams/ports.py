@@ -61,7 +61,8 @@ class ConsumerPort(Protocol):
 class StateStorePort(Protocol):
     def read(self, customer_id: str, partition: int | None = None) -> dict[str, Any] | None: ...
 
-    def stored(self) -> list[dict[str, Any]]: ...
+    def stored(self) -> Iterable[dict[str, Any]]:
+        """Every stored state, read one at a time (a million do not fit in memory at once)."""
 
     async def store(self, states: Iterable[tuple[str, str, int]],
                     publisher: PublisherPort) -> None: ...

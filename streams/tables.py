@@ -9,7 +9,7 @@ value` (one producer call per key) cannot do.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +87,9 @@ class StateTable:
             raw = next((v for db in list(store._dbs.values()) if (v := db.get(key))), None)
         return json.loads(raw) if raw else None
 
-    def stored(self) -> list[dict[str, Any]]:
-        """Every state this worker's table holds (active partitions)."""
-        return [json.loads(raw) for raw in self.table.values() if raw]
+    def stored(self) -> Iterator[dict[str, Any]]:
+        """Every state this worker's table holds (active partitions), read one at a time:
+        the caller keeps what it needs of each (a due time), not a million states at once."""
+        for raw in self.table.values():
+            if raw:
+                yield json.loads(raw)

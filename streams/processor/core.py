@@ -7,7 +7,15 @@
    partition's event-time reorder buffer;
 3. the partition watermark (the slowest of the three co-partitioned input topics, minus the
    allowed lateness) releases buffered events in (event time, event id) order; before each
-   event, absence signals due by its time fire, so replays and live runs decide alike;
+   event, absence signals due by its time fire, so replays and live runs decide alike.
+   News skips the buffer (`RETENTION_SIGNALS__APPLY_ON_ARRIVAL_WITHIN_S`): an event that
+   occurred at most that long before the wall clock, later than everything applied to its
+   customer, none of whose events wait in the buffer, is applied on arrival, after its
+   customer's own absence signals due by its time. A customer's outputs depend on its own
+   events and due times only, so they are what the buffered path decides whenever each
+   customer's events arrive in event-time order; one that arrives behind a later one of
+   its customer waits in the buffer and is applied when released, out of order for that
+   customer (counted in `late` if behind the watermark by then), as any late event is;
 4. a message is acknowledged only once released and applied: Kafka offsets are never
    committed past an event whose effects are not yet written.
 
@@ -26,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,19 +86,24 @@ class StreamProcessor:
         self.emitter = Emitter(settings.kafka, settings.signals.publish_historical)
         self.watermark_policy = WatermarkPolicy(settings.signals, monotonic, wall_time,
                                                 end_offset)
-        self.states = StateCache(load_state, settings.signals.state_cache_size)
+        self.states = StateCache(load_state, settings.signals.state_cache_size,
+                                 on_load=self._armed_on_load)
+        # Stored states not yet re-armed after a start, rebalance or model change (None: all
+        # are): `rearm` works through them a chunk at a time, between batches.
+        self.rearming: Iterator[dict[str, Any]] | None = None
         self.recent_event_ids = settings.signals.recent_event_ids
         self.journal = StateJournal(load_state, engine, self.parser.families,
                                     self.recent_event_ids)
         self.record_step = self.journal.steps.append  # once per applied event
         self.input_topics = list(self.parser.families)
+        self.apply_on_arrival_within = settings.signals.apply_on_arrival_within_s
         self.partitions: dict[int, Partition] = {}
         self.done_since_flush = 0
         # processing_errors: events dead-lettered because applying them raised (also in
         # dead_letters); timer_errors: absence firings that raised (their timer disarmed).
         self.counters: dict[str, int] = dict.fromkeys(
             ["events", "alerts", "milestones", "dead_letters", "processing_errors",
-             "timer_errors", "rerouted", "duplicates", "late"], 0)
+             "timer_errors", "rerouted", "duplicates", "late", "on_arrival"], 0)
 
     # --- public API -------------------------------------------------------------------
     def process(self, messages: list[InMessage]) -> BatchResult:
@@ -101,6 +114,11 @@ class StreamProcessor:
         late: list[Pending] = []
         taken = self.watermark_policy.taken
         parse = self.parser.parse
+        states = self.states
+        # Events after this are news: applied on arrival when in order for their customer.
+        news_after = now - self.apply_on_arrival_within if self.apply_on_arrival_within else (
+            float("inf"))
+        arrived_at = self.monotonic()
         for msg in messages:
             taken[(msg.topic, msg.partition)] = msg.offset + 1
             pending = parse(msg, result, ingested_at, now)
@@ -108,9 +126,17 @@ class StreamProcessor:
                 continue
             part = self._partition(msg.partition)
             part.handle = msg.handle
-            if not part.events.add(msg.topic, msg.offset, pending, self.monotonic()):
-                late.append(pending)
+            events = part.events
+            events.arrived(msg.topic, pending.ts, arrived_at)
             touched.add(msg.partition)
+            if (pending.ts > news_after and pending.event.customer_id not in events.waiting
+                    and pending.ts > states.get(pending.event.customer_id,
+                                                msg.partition).updated_at):
+                self.counters["on_arrival"] += 1
+                self._apply(pending, result, part.timers.pop_due_of(
+                    pending.event.customer_id, pending.ts))
+            elif not events.add(msg.topic, msg.offset, pending):
+                late.append(pending)
         for partition in touched:
             self._advance(partition, result)
         for pending in late:
@@ -167,10 +193,40 @@ class StreamProcessor:
         self.states.forget(partitions)
         self.watermark_policy.forget(partitions)
 
-    def rebuild_timers(self, states: list[dict[str, Any]]) -> None:
-        """Re-arm absence timers from stored state (after a restart or a rebalance)."""
+    def rebuild_timers(self, states: Iterable[dict[str, Any]]) -> None:
+        """Re-arm absence timers from stored state (after a restart or a rebalance); each
+        state is dropped once its due time is known."""
         for data in states:
             state = CustomerState.from_dict(data)
+            self._arm(self._partition(state.partition), state)
+
+    def start_rearming(self, stored: Iterable[dict[str, Any]]) -> None:
+        """Re-arm absence timers without reading every stored state first: the states in
+        memory now, the stored ones a chunk at a time (`rearm`) while events are processed.
+
+        Decisions do not change meanwhile: a customer whose state is read for an event or
+        a timer is armed from it then (before its due signals would be missed), and one
+        armed later than its due time fires then, at that due time (decided_at) as ever.
+        """
+        self.rearming = iter(stored)
+        for state in self.states.live():
+            self._arm(self._partition(state.partition), state)
+
+    def rearm(self, limit: int) -> None:
+        """Re-arm up to `limit` more stored states (see `start_rearming`)."""
+        if self.rearming is None:
+            return
+        holds = self.states.holds
+        for taken, data in enumerate(self.rearming, 1):
+            if not holds(data["customer_id"]):  # else armed from its state in memory
+                state = CustomerState.from_dict(data)
+                self._arm(self._partition(state.partition), state)
+            if taken >= limit:
+                return
+        self.rearming = None
+
+    def _armed_on_load(self, state: CustomerState) -> None:
+        if self.rearming is not None:  # its stored state may not be re-armed yet
             self._arm(self._partition(state.partition), state)
 
     def buffered(self) -> int:
@@ -194,16 +250,18 @@ class StreamProcessor:
             self._apply(pending, result)
         self._fire_timers(part, until, result)
 
-    def _fire_timers(self, part: Partition, until: float, result: BatchResult) -> None:
+    def _fire_timers(self, part: Partition, until: float, result: BatchResult,
+                     timers: Iterator[tuple[float, str]] | None = None) -> None:
+        """Fire the absence signals of `timers` (default: every one due by `until`)."""
         engine = self.engine
-        for due, customer_id in part.timers.pop_due(until):
+        for due_at, customer_id in timers or part.timers.pop_due(until):
             state = self.states.get(customer_id, part.number)
             version = state.version
             try:
                 current = engine.next_due(state)
                 if current is None:
                     continue
-                if current > due:
+                if current > due_at:
                     part.timers.arm(customer_id, current)
                     continue
                 fired_until = min(until, current)
@@ -217,11 +275,18 @@ class StreamProcessor:
             self.record_step((customer_id, part.number, fired_until))
             self._touch(state, part.handle)
 
-    def _apply(self, pending: Pending, result: BatchResult) -> None:
+    def _apply(self, pending: Pending, result: BatchResult,
+               own_timers: Iterator[tuple[float, str]] | None = None) -> None:
+        """Apply `pending` after the absence signals due by its time: its own customer's
+        (`own_timers`, on arrival) or every customer's of the partition (released in order)."""
         event = pending.event
         part = self.partitions[pending.partition]
-        timers = part.timers.heap
-        if timers and timers[0][0] <= pending.ts:
+        if self.rearming is not None:
+            # Read (and so armed) before the partition's due timers fire.
+            self.states.get(event.customer_id, pending.partition)
+        if own_timers is not None:
+            self._fire_timers(part, pending.ts, result, own_timers)
+        elif (timers := part.timers.heap) and timers[0][0] <= pending.ts:
             self._fire_timers(part, pending.ts, result)
         state = self.states.get(event.customer_id, pending.partition)
         state.partition = pending.partition

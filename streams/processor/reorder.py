@@ -2,7 +2,9 @@
 
 A partition's watermark is the slowest of its live input topics' newest event time, minus
 the allowed lateness; events wait in the buffer until it passes them, then leave in
-(event time, event id) order, so a replay and a live run apply them alike.
+(event time, event id) order, so a replay and a live run apply them alike. A live topic
+whose consumer has taken everything up to its log end has nothing in flight and holds the
+watermark back no further than the wall clock minus the lateness (`WatermarkPolicy.target`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ _Entry = tuple[float, str, str, int, Pending]
 class ReorderBuffer:
     """The buffered events and watermark of one input partition."""
 
-    __slots__ = ("buffer", "last_arrival", "max_seen", "watermark")
+    __slots__ = ("buffer", "last_arrival", "max_seen", "waiting", "watermark")
 
     def __init__(self, topics: list[str], now: float) -> None:
         self.buffer: list[_Entry] = []
@@ -52,16 +54,23 @@ class ReorderBuffer:
         # sends goes idle only after the idle delay)
         self.last_arrival: dict[str, float] = dict.fromkeys(topics, now)
         self.watermark = float("-inf")
+        # customer_id -> its events in the buffer: a customer with any may not skip it.
+        self.waiting: dict[str, int] = {}
 
-    def add(self, topic: str, offset: int, pending: Pending, now: float) -> bool:
-        """Take in an event that arrived at monotonic time `now`: buffered (True), or late
-        (False: at or behind the watermark, for the caller to apply at once)."""
-        ts = pending.ts
+    def arrived(self, topic: str, ts: float, now: float) -> None:
+        """An event of `topic` at event time `ts` came in at monotonic time `now`."""
         if ts > self.max_seen.get(topic, float("-inf")):
             self.max_seen[topic] = ts
         self.last_arrival[topic] = now
+
+    def add(self, topic: str, offset: int, pending: Pending) -> bool:
+        """Buffer an event that `arrived` (True), or refuse it as late (False: at or behind
+        the watermark, for the caller to apply at once)."""
+        ts = pending.ts
         if ts <= self.watermark:
             return False
+        customer_id = pending.event.customer_id
+        self.waiting[customer_id] = self.waiting.get(customer_id, 0) + 1
         heapq.heappush(self.buffer, (ts, pending.event.event_id, topic, offset, pending))
         return True
 
@@ -81,8 +90,16 @@ class ReorderBuffer:
         """
         buffer = self.buffer
         until = self.watermark
+        waiting = self.waiting
         while buffer and buffer[0][0] <= until:
-            yield heapq.heappop(buffer)[4]
+            pending = heapq.heappop(buffer)[4]
+            customer_id = pending.event.customer_id
+            left = waiting[customer_id] - 1
+            if left:
+                waiting[customer_id] = left
+            else:
+                del waiting[customer_id]
+            yield pending
 
 
 class WatermarkPolicy:
@@ -104,25 +121,43 @@ class WatermarkPolicy:
 
     def target(self, partition: int, part: ReorderBuffer) -> float | None:
         """The watermark `partition` (buffered in `part`) may move to now, or None while a
-        live topic that has sent nothing yet may still bring earlier events."""
+        topic that has sent nothing yet may still bring earlier events.
+
+        Each input topic bounds it: one with messages left to read (its log end, the high
+        watermark of the consumer's last fetch, is past what was taken in) at its newest
+        event time minus the lateness, however long ago it sent (a slow worker must not
+        mistake a topic it has not reached for a quiet one). One read to its end whose
+        newest event is live (within the idle delay plus the lateness of the wall clock)
+        has nothing in flight: in live mode it holds back no further than the wall clock
+        minus the lateness, at once rather than after the idle delay. Any other (log end
+        unknown, or history: an import read as fast as it is published) bounds it while it
+        sent something (or the partition started) less than the idle delay ago.
+        """
         now = self.monotonic()
-
-        def live(topic: str) -> bool:
-            # Sent something lately, or has messages not taken in yet (a backlog: a slow
-            # worker must not mistake a topic it has not reached for a quiet one).
-            if now - part.last_arrival[topic] < self.idle_after:
-                return True
+        live_floor = self.wall_time() - self.lateness if self.follow_wall_clock else None
+        bounds: list[float] = []
+        for topic, last_arrival in part.last_arrival.items():
             end = self.end_offset(topic, partition)
-            return end is not None and end > self.taken.get((topic, partition), end)
-
-        active = [ts for topic, ts in part.max_seen.items() if live(topic)]
-        waiting = [t for t in part.last_arrival if t not in part.max_seen and live(t)]
-        if waiting:
-            return None
-        if active:
-            return min(active) - self.lateness
-        if self.follow_wall_clock:
-            return self.wall_time() - self.lateness
+            taken = self.taken.get((topic, partition))
+            seen = part.max_seen.get(topic)
+            if end is not None and (end == 0 if taken is None else end <= taken):
+                if live_floor is not None and (
+                        seen is None or seen >= live_floor - self.idle_after):
+                    bounds.append(live_floor)
+                    continue
+            elif end is not None and taken is not None:  # messages left to read
+                if seen is None:
+                    return None
+                bounds.append(seen - self.lateness)
+                continue
+            if now - last_arrival < self.idle_after:
+                if seen is None:
+                    return None
+                bounds.append(seen - self.lateness)
+        if bounds:
+            return min(bounds)
+        if live_floor is not None:
+            return live_floor
         return max(part.max_seen.values(), default=float("-inf"))
 
     def forget(self, partitions: set[int]) -> None:

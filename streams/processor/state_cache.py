@@ -20,9 +20,11 @@ from streams.state import CustomerState
 
 class StateCache:
     def __init__(self, load_state: Callable[[str, int | None], dict[str, Any] | None],
-                 size: int) -> None:
+                 size: int, on_load: Callable[[CustomerState], None] | None = None) -> None:
         # (customer_id, its partition) -> stored state, or None for a new customer
         self.load_state = load_state
+        # Called with each state read from the table (not a new customer's).
+        self.on_load = on_load
         self.cache: OrderedDict[str, CustomerState] = OrderedDict()
         self.size = size
         # States changed since the last flush: customer_id -> (state, partition handle).
@@ -45,6 +47,8 @@ class StateCache:
             self.cache[customer_id] = state
             if len(self.cache) > self.size:
                 self.cache.popitem(last=False)
+            if stored and self.on_load is not None:
+                self.on_load(state)
         else:
             self.cache.move_to_end(customer_id)
         return state
@@ -68,6 +72,16 @@ class StateCache:
         entry = self.unwritten.get(customer_id)
         if entry is not None:
             entry[0] = state
+
+    def live(self) -> list[CustomerState]:
+        """Every state in memory: cached, or changed and not yet in the table."""
+        states = {cid: entry[0] for cid, entry in self.unwritten.items()}
+        states.update(self.cache)
+        return list(states.values())
+
+    def holds(self, customer_id: str) -> bool:
+        """The customer's state is in memory (newer than, or as new as, the table's)."""
+        return customer_id in self.cache or customer_id in self.unwritten
 
     def flush(self, result: BatchResult) -> None:
         """Move every state changed since the last flush into `result`, as JSON and rows."""

@@ -47,3 +47,12 @@ class AbsenceTimers:
                 continue  # superseded by a later arm()
             del self.armed[customer_id]
             yield due, customer_id
+
+    def pop_due_of(self, customer_id: str, until: float) -> Iterator[tuple[float, str]]:
+        """`pop_due` for one customer: its timer while due by `until`, disarmed as taken (its
+        heap entry stays, superseded). An event applied on arrival fires its own customer's
+        timers first, as the watermark would have before releasing it."""
+        armed = self.armed
+        while (due := armed.get(customer_id)) is not None and due <= until:
+            del armed[customer_id]
+            yield due, customer_id

@@ -365,8 +365,9 @@ def test_outage_pauses_processing_with_a_bounded_backlog_and_loses_nothing(
         returned: list[int] = []
         intake = asyncio.ensure_future(process_each(glue, [[m] for m in messages], returned))
         await asyncio.sleep(0.5)
-        # One batch retried by the writer, WRITE_AHEAD queued behind it; the next waits.
-        assert len(returned) == WRITE_AHEAD + 1 and not intake.done()
+        # One write retried by the writer, holding the WRITE_AHEAD batches queued when it
+        # started (written together), WRITE_AHEAD queued behind it; the next waits.
+        assert len(returned) == 2 * WRITE_AHEAD and not intake.done()
         assert glue.consumer.acked == [] and stored_ids(glue, "purchases", "event_id") == []
         assert glue.sink.failed_attempts > 1  # retried, not given up
         outage.end()

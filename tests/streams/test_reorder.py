@@ -19,18 +19,24 @@ def test_events_leave_in_event_time_then_event_id_order_up_to_the_watermark() ->
     """Only events the watermark passed are released, by (event time, event id)."""
     buf = ReorderBuffer(TOPICS, now=0.0)
     for p in (pending(2, "b"), pending(3, "a"), pending(1, "z"), pending(2, "a")):
-        assert buf.add("purchases", 0, p, now=1.0)
+        assert buf.add("purchases", 0, p)
+    assert buf.waiting == {"c1": 4}
     assert buf.advance(at(hours=2).timestamp())
     assert [p.handle for p in buf.released()] == ["z", "a", "b"]
     assert [entry[4].handle for entry in buf.buffer] == ["a"]
+    assert buf.waiting == {"c1": 1}  # the customer still has an event in the buffer
+    assert buf.advance(at(hours=3).timestamp())
+    assert [p.handle for p in buf.released()] == ["a"]
+    assert buf.waiting == {}
 
 
 def test_an_event_at_or_behind_the_watermark_is_late_and_not_buffered() -> None:
-    """add() reports a late event for the caller to apply at once, and still notes its topic."""
+    """add() reports a late event for the caller to apply at once; its topic is noted."""
     buf = ReorderBuffer(TOPICS, now=0.0)
     buf.advance(at(hours=5).timestamp())
-    assert not buf.add("support-events", 7, pending(5, "late"), now=3.0)
-    assert buf.buffer == []
+    buf.arrived("support-events", at(hours=5).timestamp(), now=3.0)
+    assert not buf.add("support-events", 7, pending(5, "late"))
+    assert buf.buffer == [] and buf.waiting == {}
     assert buf.max_seen == {"support-events": at(hours=5).timestamp()}
     assert buf.last_arrival["support-events"] == 3.0
 
@@ -110,6 +116,36 @@ def test_with_every_topic_idle_the_target_follows_the_wall_clock_or_the_newest_e
         _seen(buf, clock, purchases=50.0, **{"support-events": 60.0})
         clock.advance(11.0)
         assert policy.target(0, buf) == expected
+
+
+def test_a_live_topic_read_to_its_end_holds_back_only_the_lateness() -> None:
+    """Live mode: a topic taken in up to its log end, its newest event a few seconds old, no
+    longer holds the watermark at that event for the idle delay: the wall clock minus the
+    lateness bounds it at once. A topic with messages left to read still holds."""
+    ends = {(t, 0): 1 for t in TOPICS}
+    policy, clock = _policy(live=True, lateness=2.0, ends=ends)
+    for t in TOPICS:
+        policy.taken[(t, 0)] = 1
+    buf = ReorderBuffer(TOPICS, now=clock())
+    _seen(buf, clock, purchases=4_990.0, **{"support-events": 4_995.0,
+                                            "survey-responses": 4_999.0})
+    assert policy.target(0, buf) == 5_000.0 - 2.0  # not 4_990 - 2 for ten seconds
+    ends[("purchases", 0)] = 2  # a purchase published, not yet taken in
+    assert policy.target(0, buf) == 4_990.0 - 2.0
+
+
+def test_history_read_to_its_end_still_holds_while_it_arrives() -> None:
+    """An import (event times far behind the wall clock) read as fast as it is published
+    is not live: its topics bound the watermark until the idle delay, as before."""
+    ends = {(t, 0): 1 for t in TOPICS}
+    policy, clock = _policy(live=True, lateness=2.0, ends=ends)
+    for t in TOPICS:
+        policy.taken[(t, 0)] = 1
+    buf = ReorderBuffer(TOPICS, now=clock())
+    _seen(buf, clock, purchases=50.0, **{"support-events": 60.0, "survey-responses": 70.0})
+    assert policy.target(0, buf) == 50.0 - 2.0
+    clock.advance(11.0)
+    assert policy.target(0, buf) == 5_000.0 - 2.0  # idle: the wall clock
 
 
 def test_forget_drops_the_offsets_taken_of_those_partitions_only() -> None:

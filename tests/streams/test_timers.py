@@ -64,3 +64,14 @@ def test_a_timer_rearmed_while_popping_fires_again_in_the_same_pass() -> None:
             timers.arm(cid, due + 20.0)
     assert seen == [(10.0, "c1"), (30.0, "c1")]
     assert timers.armed == {}
+
+
+def test_pop_due_of_takes_one_customers_due_timer_only() -> None:
+    """An event applied on arrival fires its own customer's timer, nobody else's."""
+    timers = AbsenceTimers()
+    timers.arm("a", 5.0)
+    timers.arm("b", 3.0)
+    assert list(timers.pop_due_of("a", 4.0)) == []
+    assert list(timers.pop_due_of("a", 5.0)) == [(5.0, "a")]
+    assert timers.armed == {"b": 3.0}
+    assert list(timers.pop_due(10.0)) == [(3.0, "b")]  # a's superseded heap entry is skipped

@@ -1,0 +1,173 @@
+"""Scale of one worker's processor: RSS, start to the first processed event, clock tick time.
+
+For each customer count: a year of synthetic history for up to 20,000 customers goes
+through the StreamProcessor (its states, as the worker stores them, land in a RocksDB
+database on disk, as in the worker's table); past 20,000 those states are copied under new
+customer ids until the count is reached (storing a million histories' worth of events
+would take the bench an hour). Then, in a fresh process:
+
+- start: the restart path of `Pipeline._arm_timers` (the states in memory armed, the
+  stored ones re-armed a chunk per batch or tick) and one batch of live events: seconds
+  from the start until that batch is processed; then until every stored state is re-armed
+  (the worker does that between batches and clock ticks);
+- tick: the watermark clock's `tick()` with every customer armed, as the worker's timer
+  calls it (mean of 20, wall clock moving 1 s each), and its RSS.
+
+    python -m bench.scale [--customers 20000,1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rocksdict import Rdict
+
+from retention.demo.synthetic import HistorySpec, generate_history
+from retention.settings import get_settings
+from streams.outputs import partition_for
+from streams.processor import InMessage, StreamProcessor
+from streams.signals import SignalEngine
+
+PARTITIONS = 4
+HISTORY_CUSTOMERS = 20_000
+BATCH = 5000
+TOPIC = {"purchase": "purchases", "support": "support-events", "survey": "survey-responses"}
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def messages_of(events: list[dict[str, Any]], first_offset: int = 0) -> list[InMessage]:
+    out = []
+    for offset, event in enumerate(events, first_offset):
+        key = event["customer_id"].encode()
+        out.append(InMessage(TOPIC[event["type"]], partition_for(key, PARTITIONS), offset, key,
+                             json.dumps(event).encode(), object()))
+    return out
+
+
+def processor(load_state: Any) -> StreamProcessor:
+    settings = get_settings()
+    return StreamProcessor(settings, SignalEngine(settings.signals), load_state)
+
+
+def build_store(path: Path, customers: int) -> None:
+    """Stored states of `customers` customers in a RocksDB database at `path`."""
+    history = generate_history(HistorySpec(customers=min(customers, HISTORY_CUSTOMERS),
+                                           months=12, seed=3))
+    proc = processor(lambda *_: None)
+    for i in range(0, len(history), BATCH):
+        proc.process(messages_of(history[i:i + BATCH], i))
+    result = proc.drain(time.time())
+    proc.flush(result)
+    assert result.flush is not None
+    base = result.flush.state_json
+    db = Rdict(str(path))
+    copies = -(-customers // len(base))
+    written = 0
+    for copy in range(copies):
+        for cid, data in base.items():
+            if written == customers:
+                break
+            new_id = cid if copy == 0 else f"{cid}-x{copy}"
+            state = json.loads(data)
+            state["customer_id"] = new_id
+            state["partition"] = partition_for(new_id.encode(), PARTITIONS)
+            db[new_id] = json.dumps(state)
+            written += 1
+    db.close()
+
+
+def measure(path: Path) -> dict[str, float]:
+    """Start a processor over the stored states at `path`; time it and its clock."""
+    started = time.perf_counter()
+    db = Rdict(str(path), readonly=True) if hasattr(Rdict, "readonly") else Rdict(str(path))
+
+    def load_state(customer_id: str, _partition: int | None) -> dict[str, Any] | None:
+        raw = db.get(customer_id)
+        return json.loads(raw) if raw else None
+
+    proc = processor(load_state)
+    chunk = get_settings().signals.rearm_per_batch
+    # Pipeline._arm_timers on a restart: stored states re-armed a chunk per batch
+    proc.start_rearming(json.loads(raw) for raw in db.values())
+    proc.rearm(chunk)
+    now = datetime.now(UTC)
+    live = [{"type": "purchase", "event_id": f"live-{n}", "customer_id": f"cust-{n:06d}",
+             "occurred_at": (now - timedelta(seconds=1)).isoformat().replace("+00:00", "Z"),
+             "order_id": f"o-live-{n}", "amount": 10.0, "currency": "USD", "items": 1,
+             "channel": "web"} for n in range(100)]
+    first = proc.process(messages_of(live))
+    start_s = time.perf_counter() - started
+    while proc.rearming is not None:  # between the next batches and ticks
+        proc.rearm(chunk)
+    rearmed_s = time.perf_counter() - started
+    armed = sum(len(p.timers.armed) for p in proc.partitions.values())
+    assert first.done, "the first live batch was not processed"
+    ticks = []
+    clock = [time.time()]
+    proc.wall_time = lambda: clock[0]
+    proc.watermark_policy.wall_time = lambda: clock[0]
+    for _ in range(20):
+        clock[0] += 1.0
+        t0 = time.perf_counter()
+        proc.tick()
+        ticks.append(time.perf_counter() - t0)
+    return {"start_s": start_s, "rearmed_s": rearmed_s, "tick_ms": 1000 * sum(ticks) / len(ticks),
+            "tick_max_ms": 1000 * max(ticks), "rss_mib": rss_mib(),
+            "peak_rss_mib": peak_rss_mib(), "armed": armed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", default="20000,1000000")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one fresh process
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(Path(args.measure))))
+        return
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="retention-scale-") as tmp:
+        for customers in (int(c) for c in args.customers.split(",")):
+            path = Path(tmp) / f"states-{customers}"
+            t0 = time.perf_counter()
+            build_store(path, customers)
+            built_s = time.perf_counter() - t0
+            out = subprocess.run([sys.executable, "-m", "bench.scale", "--measure", str(path)],
+                                 capture_output=True, text=True, check=True,
+                                 env={**os.environ, "RETENTION_WORKER__LOGLEVEL": "ERROR"})
+            figures = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append((customers, built_s, figures))
+            print(f"{customers:,} customers stored in {built_s:.0f} s: {figures}", flush=True)
+    print("\nscale bench: one processor process over customer states stored in RocksDB "
+          "(as the worker's table); start = arm what is in memory, re-arm a first chunk of "
+          "stored states, process a first batch of 100 live events")
+    for customers, _, f in rows:
+        print(f"  {customers:>9,} customers: start to first processed event "
+              f"{f['start_s']:.2f} s (all {f['armed']:,.0f} timers re-armed after "
+              f"{f['rearmed_s']:.1f} s), RSS {f['rss_mib']:,.0f} MiB (peak "
+              f"{f['peak_rss_mib']:,.0f}), clock tick {f['tick_ms']:.3f} ms "
+              f"(max {f['tick_max_ms']:.3f})")
+
+
+if __name__ == "__main__":
+    main()
