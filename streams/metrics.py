@@ -93,8 +93,9 @@ class WorkerMetrics:
             "historical", ["kind", "historical"], registry=r)
         self.batch_seconds = Histogram(
             "retention_batch_duration_seconds", "Time per batch and stage: process (one "
-            "intake batch through the processor), clickhouse (its rows written, retries "
-            "included), produce (its outputs onto Kafka)", ["stage"], registry=r)
+            "intake batch through the processor), clickhouse (one insert of the rows queued "
+            "meanwhile, retries included), produce (one processed batch's outputs onto "
+            "Kafka)", ["stage"], registry=r)
         self.flush_seconds = Histogram(
             "retention_state_flush_duration_seconds", "Time to store one state flush in "
             "the table and its changelog", registry=r)

@@ -124,9 +124,11 @@ class FakePublisher:
         self.timeline = timeline
         self.records: list[Record] = []
         self.error: Exception | None = None
+        self.calls = 0  # one per processed result, outputs or not
 
     async def publish(self, records: Sequence[Record],
                       partitions: Sequence[int] | None = None) -> dict[tuple[str, int], int]:
+        self.calls += 1
         if self.error is not None:
             raise self.error
         self.records.extend(records)
