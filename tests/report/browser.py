@@ -52,11 +52,17 @@ class Page:
     events: list[dict[str, Any]] = field(default_factory=list)
     _buffer: bytes = b""
     _next_id: int = 0
+    _poller: select.poll = field(default_factory=select.poll)
+
+    def __post_init__(self) -> None:
+        self._poller.register(self.from_browser, select.POLLIN)
 
     def _read_message(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self._buffer:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.from_browser], [], [], left)[0]:
+            # poll, not select: select() refuses descriptors above 1023, which a long
+            # test session can reach
+            if left <= 0 or not self._poller.poll(left * 1000):
                 raise DevToolsError("chromium did not answer in time")
             chunk = os.read(self.from_browser, 1 << 20)
             if not chunk:
