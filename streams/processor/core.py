@@ -302,15 +302,9 @@ class StreamProcessor:
             return
         if outputs:  # most events raise nothing
             self.emitter.emit(outputs, result)
-        # _touch, inlined (and a timer failure handled here): this runs once per event.
         self.states.touch(state, pending.handle)
         self.record_step(pending.message)
-        try:
-            due = self.engine.next_due(state)
-        except Exception as exc:
-            self._timer_failed(state, exc)
-            due = None
-        part.timers.arm(state.customer_id, due)
+        self._arm(part, state)
 
     # --- failures -----------------------------------------------------------------------
     def _apply_failed(self, pending: Pending, state: CustomerState, version: int,
