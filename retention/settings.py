@@ -155,6 +155,11 @@ class SinkSettings(BaseModel):
     # A worker batch is bounded by both: whichever comes first closes it.
     batch_max_events: int = Field(5000, ge=1)
     flush_interval_s: float = Field(0.5, gt=0)
+    # Rows processed and waiting for the writer beyond which processing waits: bounds the
+    # memory a slow or refusing ClickHouse costs (about two backlog batches of
+    # `batch_max_events`, with their outputs and states). Below it, live input is processed
+    # while a write is in progress, and the next write takes all of it at once.
+    max_rows_queued: int = Field(25_000, ge=1)
     # Backoff while ClickHouse refuses writes; offsets stay uncommitted meanwhile.
     retry_initial_s: float = Field(0.5, gt=0)
     retry_max_s: float = Field(30.0, gt=0)

@@ -110,6 +110,7 @@ def build_worker(settings: Settings) -> Worker:
         store=state_table,
         sink=sink,
         publisher=producer.publisher,
+        changelog=producer.changelog,
         crash=app.crash,
         metrics=metrics,
     )

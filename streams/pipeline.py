@@ -2,9 +2,13 @@
 
 The agent (per intake batch) and the watermark clock (per tick) both come through here.
 Processing is sequential; the I/O of a processed batch runs in a writer task, so batch N is
-written while batch N+1 is processed (at most `WRITE_AHEAD` batches in flight:
-backpressure). Customer states are flushed to the table (and to ClickHouse) once per commit
-interval, latest version per customer, like Kafka Streams' record cache.
+written while batch N+1 is processed. Backpressure counts rows, not batches: processing
+waits only while `RETENTION_SINK__MAX_ROWS_QUEUED` rows wait for the writer. Live input,
+processed in small batches as it arrives, then never waits for a ClickHouse write in
+progress (the next write takes everything queued meanwhile); a backlog, in batches of
+thousands, keeps about two batches ahead of the writer. Customer states are flushed to the
+table (and to ClickHouse) once per commit interval, latest version per customer, like Kafka
+Streams' record cache.
 
 A message is acknowledged only after the writer has put its batch's rows into ClickHouse
 and its outputs onto Kafka, and a state flush that includes its effects is in the table:
@@ -40,6 +44,7 @@ from streams.processor import BatchResult, InMessage, StateFlush, StreamProcesso
 from streams.signals import SignalEngine
 
 log = logging.getLogger(__name__)
+# Input batches taken in ahead of processing (the agent's channel): the intake waits beyond.
 WRITE_AHEAD = 2
 T = TypeVar("T")
 
@@ -64,12 +69,16 @@ class Pipeline:
         processor: StreamProcessor | None = None,
         metrics: WorkerMetrics | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        # The state changelog's publisher, if not `publisher`: the worker gives it a
+        # producer of its own, so that outputs never wait behind a flush's records.
+        changelog: PublisherPort | None = None,
     ) -> None:
         self.settings = settings
         self.consumer = consumer
         self.store = store
         self.sink = sink
         self.publisher = publisher
+        self.changelog = changelog or publisher
         self.crash = crash
         self.lock = asyncio.Lock()
         self.processor = processor or StreamProcessor(
@@ -85,6 +94,10 @@ class Pipeline:
         self.monotonic = monotonic  # when the next state flush is due
         self.flushed_at = monotonic()
         self.writes: asyncio.Queue[BatchResult] | None = None
+        # Rows of the results queued for the writer and not yet taken by it; processing
+        # waits for `room` while they reach `sink.max_rows_queued`.
+        self.rows_queued = 0
+        self.room = asyncio.Event()
         # The produce of each queued result's outputs, started at enqueue, in queue order.
         self.producing: deque[asyncio.Future[None]] = deque()
         self.writer: asyncio.Task[None] | None = None
@@ -147,18 +160,28 @@ class Pipeline:
     async def _enqueue(self, result: BatchResult) -> None:
         if not (len(result.rows) or result.messages or result.flush or result.done):
             return
+        while self.rows_queued >= self.settings.sink.max_rows_queued:
+            self.room.clear()
+            await self.room.wait()
         if self.failed is not None:
             # A write failed and the worker is stopping: nothing after it may be written
             # (let alone acknowledged) by a fresh writer.
             raise RuntimeError("the pipeline stopped after a failed write") from self.failed
         if self.writer is None or self.writer.done():
-            self.writes = asyncio.Queue(maxsize=WRITE_AHEAD)
+            self.writes = asyncio.Queue()
             self.writer = asyncio.ensure_future(self._write_loop())
         assert self.writes is not None
         self.rows_pending += len(result.rows)
+        self.rows_queued += len(result.rows)
         previous = self.producing[-1] if self.producing else None
         self.producing.append(asyncio.ensure_future(self._produce_after(previous, result)))
-        await self.writes.put(result)
+        self.writes.put_nowait(result)
+
+    def _taken(self, rows: int) -> None:
+        """`rows` left the writer's queue (taken to be written, or discarded)."""
+        self.rows_queued -= rows
+        if self.rows_queued < self.settings.sink.max_rows_queued:
+            self.room.set()
 
     async def _write_loop(self) -> None:
         assert self.writes is not None
@@ -169,6 +192,7 @@ class Pipeline:
             while not self.writes.empty():
                 results.append(self.writes.get_nowait())
             rows = sum(len(r.rows) for r in results)
+            self._taken(rows)
             try:
                 if not self.abandoned and not await self._commit(results):
                     self.abandoned = True  # given up in a hand-over, which forgets the rest
@@ -192,7 +216,9 @@ class Pipeline:
         # runs next. Marked done so that nobody waits on it.
         assert self.writes is not None
         while not self.writes.empty():
-            self.rows_pending -= len(self.writes.get_nowait().rows)
+            rows = len(self.writes.get_nowait().rows)
+            self.rows_pending -= rows
+            self._taken(rows)
             self.writes.task_done()
             # Its outputs may be on Kafka already: produced again, same ids, when redelivered.
             self.producing.popleft().add_done_callback(_retrieve)
@@ -345,7 +371,7 @@ class Pipeline:
 
     async def _store(self, flush: StateFlush) -> None:
         await self.store.store(((cid, flush.state_json[cid], state.partition)
-                                for cid, (state, _) in flush.states.items()), self.publisher)
+                                for cid, (state, _) in flush.states.items()), self.changelog)
         self.processor.written(flush)
 
     async def _produce_after(self, previous: asyncio.Future[None] | None,

@@ -26,7 +26,7 @@ from sinks.clickhouse import ClickHouseSink
 from sinks.client import create_client
 from sinks.migrations import migrate
 from streams.outputs import Record, partition_for
-from streams.pipeline import WRITE_AHEAD, Pipeline
+from streams.pipeline import Pipeline
 from streams.processor import StreamProcessor
 from streams.signals import SignalEngine
 from tests.streams.helpers import FakeClock, at, iso, purchase, wire
@@ -331,12 +331,14 @@ class Outage:
         return time.time() < float(self.path.read_text())
 
 
-def on_chdb(chdb_dsn: str, tmp_path: Path, **worker: Any) -> tuple[Glue, Outage]:
+def on_chdb(chdb_dsn: str, tmp_path: Path, sink: dict[str, Any] | None = None,
+            **worker: Any) -> tuple[Glue, Outage]:
     """The glue over the real ClickHouseSink on chDB (a database of its own), behind its
     outage switch; retries every 50 ms so that a test does not wait for the backoff."""
     outage = Outage(tmp_path / "clickhouse-outage")
     settings = glue_settings(1e-3, worker=worker, sink={
-        "retry_initial_s": 0.05, "retry_max_s": 0.05, "outage_file": str(outage.path)})
+        "retry_initial_s": 0.05, "retry_max_s": 0.05, "outage_file": str(outage.path),
+        **(sink or {})})
     client = create_client(Settings(clickhouse={"dsn": chdb_dsn,  # type: ignore[arg-type]
                                                 "database": f"t_{uuid.uuid4().hex[:12]}"},
                                     data_dir=tmp_path))
@@ -361,15 +363,16 @@ def test_outage_pauses_processing_with_a_bounded_backlog_and_loses_nothing(
     """While ClickHouse refuses writes nothing is acknowledged and processing stops after a
     bounded number of batches; once it answers again every event is stored once, all acked."""
     async def scenario() -> None:
-        glue, outage = on_chdb(chdb_dsn, tmp_path)
+        # Each single-purchase batch makes a few rows (event, milestone, state): the bound is
+        # reached by the first batch queued behind the write in progress.
+        glue, outage = on_chdb(chdb_dsn, tmp_path, sink={"max_rows_queued": 1})
         outage.start(60)
         messages = [msg(purchase(f"c{i}", at(i)), i) for i in range(6)]
         returned: list[int] = []
         intake = asyncio.ensure_future(process_each(glue, [[m] for m in messages], returned))
         await asyncio.sleep(0.5)
-        # One write retried by the writer, holding the WRITE_AHEAD batches queued when it
-        # started (written together), WRITE_AHEAD queued behind it; the next waits.
-        assert len(returned) == 2 * WRITE_AHEAD and not intake.done()
+        # One write retried by the writer, one batch queued behind it; the next waits.
+        assert len(returned) == 2 and not intake.done()
         assert glue.consumer.acked == [] and stored_ids(glue, "purchases", "event_id") == []
         assert glue.sink.failed_attempts > 1  # retried, not given up
         outage.end()
@@ -391,7 +394,7 @@ def test_rebalance_during_an_outage_hands_over_at_once_and_acknowledges_nothing(
     too); read again under the next generation, each event lands once, each state counts it
     once."""
     async def scenario() -> None:
-        glue, outage = on_chdb(chdb_dsn, tmp_path)
+        glue, outage = on_chdb(chdb_dsn, tmp_path, sink={"max_rows_queued": 1})
         customers = [f"c{i}" for i in range(8)]
         messages = [msg(purchase(c, at(i)), i) for i, c in enumerate(customers)]
         outage.start(60)
@@ -424,6 +427,36 @@ def test_rebalance_during_an_outage_hands_over_at_once_and_acknowledges_nothing(
         assert sorted(m.offset for m in glue.consumer.acked) == list(range(8))
         assert all(glue.store.states[c]["orders"] == 1 for c in customers)
         assert len(stored_ids(glue, "milestones", "milestone_id", final=True)) == 8
+    asyncio.run(scenario())
+
+
+def test_live_batches_are_processed_while_a_write_is_in_progress() -> None:
+    """Below the queued-rows bound, batches are processed (and their outputs produced)
+    while ClickHouse takes its time with an earlier write; the next write takes all of
+    them at once, and each message is acknowledged only after its own write."""
+    async def scenario() -> None:
+        glue = build(commit_interval_s=1e-3)
+        glue.sink.gate = asyncio.Event()  # the first write hangs until opened
+        writes: list[int] = []
+        write = glue.sink.write_until_done
+
+        async def counting(batch: RowBatch, give_up: asyncio.Event) -> bool:
+            writes.append(len(batch.rows["purchases"]))
+            return await write(batch, give_up)
+
+        glue.sink.write_until_done = counting  # type: ignore[method-assign]
+        await glue.pipeline.process([msg(purchase("c0", at(0)), 0)])
+        for i in range(1, 5):  # none of these waits for the hung write
+            await asyncio.wait_for(glue.pipeline.process([msg(purchase(f"c{i}", at(i)), i)]),
+                                   0.5)
+        assert glue.consumer.acked == []
+        glue.sink.gate.set()
+        await glue.settle()
+        assert writes == [1, 4]  # raw rows are written as they are parsed
+        glue.clock.advance(IDLE_S + 1)  # release the buffered events, then acknowledge
+        await glue.pipeline.tick()
+        await glue.settle()
+        assert sorted(m.offset for m in glue.consumer.acked) == list(range(5))
     asyncio.run(scenario())
 
 
