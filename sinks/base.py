@@ -29,6 +29,11 @@ class RowBatch:
     def add(self, table: str, row: Row) -> None:
         self.rows[table].append(row)
 
+    def extend(self, other: RowBatch) -> None:
+        """Add every row of `other`, after this batch's rows of the same table."""
+        for table, rows in other.rows.items():
+            self.rows[table].extend(rows)
+
     def __len__(self) -> int:
         return sum(len(r) for r in self.rows.values())
 

@@ -344,8 +344,7 @@ class Pipeline:
         if len(results) > 1:
             rows = RowBatch()
             for result in results:
-                for table, table_rows in result.rows.rows.items():
-                    rows.rows[table].extend(table_rows)
+                rows.extend(result.rows)
         tallies = [self.metrics.tally(result) for result in results]  # the sink takes the rows
         # ClickHouse (in a thread) and Kafka at the same time: they do not depend on each other.
         produced = [self.producing.popleft() for _ in results]
