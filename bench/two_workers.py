@@ -21,7 +21,7 @@ from bench.throughput import steady_rate
 from retention.demo.synthetic import HistorySpec, generate_history, to_json_lines
 from retention.embedded.stack import LocalStack
 from retention.kafka import Publisher, worker_status
-from tests.integration.helpers import REPLAY_ENV, read_topic
+from tests.integration.helpers import REPLAY_ENV, log_tail, read_topic
 from tests.integration.test_pipeline import _expected_outputs
 
 # A dated history, published as if lived through, as the two-worker test runs it: every
@@ -49,6 +49,10 @@ def run(folder: Path, servers: str, lines: list[str], workers: int
         samples: list[tuple[float, int]] = []
         deadline = started + 900
         while True:
+            for stack in stacks:  # a worker that stopped never finishes: say why, at once
+                if stack.worker is not None and stack.worker.poll() is not None:
+                    raise SystemExit(f"bench: a worker exited with code "
+                                     f"{stack.worker.returncode}; its log:\n{log_tail(stack)}")
             statuses = [worker_status(s.settings()) for s in stacks]
             if all(statuses):
                 done = sum(s["counters"]["events"] + s["counters"]["dead_letters"]

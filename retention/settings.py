@@ -74,6 +74,10 @@ class KafkaSettings(BaseModel):
     # dead-lettered with an excerpt, their size and a sha256, and no dead letter is larger.
     # Keep it at or below the brokers' message.max.bytes (Apache Kafka: 1 MiB by default).
     max_message_bytes: int = Field(1_048_576, ge=16_384)
+    # Pause before the worker sends a batch's outputs or state records again after a
+    # transient Kafka error its producer gave up on (no leader known for a partition for a
+    # whole delivery timeout, a full buffer): it retries until they are written, never stops.
+    produce_retry_s: float = Field(1.0, gt=0)
     # A message not keyed by its customer_id, or not in the partition that key maps to (a
     # keyless producer, or one with another partitioner): "reroute" produces it again keyed
     # by customer_id (a repartition hop) and acknowledges the original once that is durable;

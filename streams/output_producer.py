@@ -28,8 +28,9 @@ class OutputProducer(Service):
         self.config = client_config(settings, servers)
         self.max_batch_bytes = settings.kafka.max_message_bytes
         self._producers: dict[str, AIOKafkaProducer] = {}
-        self.publisher = BatchPublisher(_Lane(self, "outputs"))
-        self.changelog = BatchPublisher(_Lane(self, "changelog"))
+        retry_s = settings.kafka.produce_retry_s
+        self.publisher = BatchPublisher(_Lane(self, "outputs"), retry_s)
+        self.changelog = BatchPublisher(_Lane(self, "changelog"), retry_s)
 
     async def on_start(self) -> None:
         for lane in ("outputs", "changelog"):

@@ -11,11 +11,15 @@ per-customer order.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Protocol
 
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from aiokafka.partitioner import murmur2
+
+log = logging.getLogger(__name__)
 
 
 class Record(Protocol):
@@ -47,9 +51,22 @@ class BatchProducer(Protocol):
     async def partitions_for(self, topic: str) -> set[int]: ...
 
 
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _transient(exc: KafkaError) -> bool:
+    # Retriable errors aiokafka gave up on after its own retries (a partition with no known
+    # leader for a whole delivery timeout: NotLeaderForPartitionError), and a batch that
+    # found no room in the producer's buffer in time.
+    return exc.retriable or isinstance(exc, KafkaTimeoutError)
+
+
 class BatchPublisher:
-    def __init__(self, producer: BatchProducer) -> None:
+    def __init__(self, producer: BatchProducer, retry_s: float) -> None:
         self.producer = producer
+        self.retry_s = retry_s
         self.partition_counts: dict[str, int] = {}
 
     async def publish(self, records: Sequence[Record],
@@ -58,7 +75,24 @@ class BatchPublisher:
 
         `partitions`, if given, names each record's partition. Returns the offset of the
         last record written to each (topic, partition).
+
+        A transient Kafka error sends them all again, in order, every `retry_s` until they
+        are written: the worker waits, as it does for ClickHouse, instead of stopping (a
+        rebalance still gives the wait up at its deadline). Records the broker already had
+        are then written twice, with the same ids (outputs are delivered at least once).
         """
+        while True:
+            try:
+                return await self._publish(records, partitions)
+            except KafkaError as exc:
+                if not _transient(exc):
+                    raise
+                log.warning("producing %d records failed (%r); sending them again in %.1f s",
+                            len(records), exc, self.retry_s)
+                await asyncio.sleep(self.retry_s)
+
+    async def _publish(self, records: Sequence[Record],
+                       partitions: Sequence[int] | None) -> dict[tuple[str, int], int]:
         if not records:
             return {}
         producer = self.producer
@@ -69,29 +103,38 @@ class BatchPublisher:
             future = await producer.send_batch(batch, tp[0], partition=tp[1])
             sent.append((future, tp, batch.record_count()))
 
-        for i, record in enumerate(records):
-            if partitions is not None:
-                tp = (record.topic, partitions[i])
-            else:
-                count = self.partition_counts.get(record.topic)
-                if count is None:
-                    count = await self._partition_count(record.topic)
-                tp = (record.topic, partition_for(record.key, count))
-            batch = open_batches.get(tp)
-            if batch is None:
-                batch = open_batches[tp] = producer.create_batch()
-            if batch.append(key=record.key, value=record.value, timestamp=None) is None:
-                # Full: send it and start the next batch of this partition.
-                await send(tp, batch)
-                batch = open_batches[tp] = producer.create_batch()
+        try:
+            for i, record in enumerate(records):
+                if partitions is not None:
+                    tp = (record.topic, partitions[i])
+                else:
+                    count = self.partition_counts.get(record.topic)
+                    if count is None:
+                        count = await self._partition_count(record.topic)
+                    tp = (record.topic, partition_for(record.key, count))
+                batch = open_batches.get(tp)
+                if batch is None:
+                    batch = open_batches[tp] = producer.create_batch()
                 if batch.append(key=record.key, value=record.value, timestamp=None) is None:
-                    raise ValueError(f"a {len(record.value)}-byte record for {tp[0]} is "
-                                     "larger than the producer's max batch size")
-        for tp, batch in open_batches.items():
-            await send(tp, batch)
-        metadata = await asyncio.gather(*(future for future, _, _ in sent))
+                    # Full: send it and start the next batch of this partition.
+                    await send(tp, batch)
+                    batch = open_batches[tp] = producer.create_batch()
+                    if batch.append(key=record.key, value=record.value, timestamp=None) is None:
+                        raise ValueError(f"a {len(record.value)}-byte record for {tp[0]} is "
+                                         "larger than the producer's max batch size")
+            for tp, batch in open_batches.items():
+                await send(tp, batch)
+        except BaseException:
+            for future, _, _ in sent:  # abandoned: their errors are nobody's to raise
+                future.add_done_callback(_retrieve)
+            raise
+        # All awaited, failed or not: a retry must not race batches still in flight.
+        outcomes = await asyncio.gather(*(future for future, _, _ in sent),
+                                        return_exceptions=True)
         last: dict[tuple[str, int], int] = {}
-        for meta, (_, tp, count) in zip(metadata, sent, strict=True):
+        for meta, (_, tp, count) in zip(outcomes, sent, strict=True):
+            if isinstance(meta, BaseException):
+                raise meta
             last[tp] = max(last.get(tp, -1), meta.offset + count - 1)
         return last
 

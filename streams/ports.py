@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import faust
+from faust.transport.consumer import Consumer
 from faust.types import TP
 
 from retention.analytics.model.fitted import FittedModel
@@ -50,7 +51,8 @@ class ConsumerPort(Protocol):
         """The consumer group generation now: messages of an older one are not ours."""
 
     def end_offset(self, topic: str, partition: int) -> int | None:
-        """The log end as of the consumer's last fetch (None if unknown or not assigned)."""
+        """The log end as of the consumer's last fetch (None if unknown or not assigned);
+        0 when the group's committed offset is already there: nothing is left to deliver."""
 
     def ack(self, messages: Iterable[Any]) -> None:
         """Let the offsets of `messages` be committed."""
@@ -92,10 +94,20 @@ class FaustConsumer:
     def end_offset(self, topic: str, partition: int) -> int | None:
         # The high watermark of the consumer's last fetch (right on tansu too, unlike its
         # ListOffsets); None before the first fetch or for a partition not assigned here.
+        tp = TP(topic, partition)
+        consumer = cast(Consumer, self.app.consumer)
         try:
-            return self.app.consumer.highwater(TP(topic, partition))
+            end: int | None = consumer.highwater(tp)
         except Exception:  # aiokafka raises IllegalStateError for an unassigned partition
             return None
+        # After a restart or rebalance nothing is taken in from a partition committed up to
+        # its end, and nothing will be: 0 says so, or the watermark would wait for it
+        # (streams/processor/reorder.py). Committed offsets only move past acknowledged
+        # messages, so this never hides one still to come.
+        committed = consumer._committed_offset.get(tp)  # Faust's, since its seek
+        if end is not None and committed is not None and end <= committed:
+            return 0
+        return end
 
     def ack(self, messages: Iterable[Any]) -> None:
         consumer = self.app.consumer

@@ -123,32 +123,39 @@ class WatermarkPolicy:
         """The watermark `partition` (buffered in `part`) may move to now, or None while a
         topic that has sent nothing yet may still bring earlier events.
 
-        Each input topic bounds it: one with messages left to read (its log end, the high
-        watermark of the consumer's last fetch, is past what was taken in) at its newest
-        event time minus the lateness, however long ago it sent (a slow worker must not
-        mistake a topic it has not reached for a quiet one). One read to its end whose
-        newest event is live (within the idle delay plus the lateness of the wall clock)
-        has nothing in flight: in live mode it holds back no further than the wall clock
-        minus the lateness, at once rather than after the idle delay. Any other (log end
-        unknown, or history: an import read as fast as it is published) bounds it while it
-        sent something (or the partition started) less than the idle delay ago.
+        Each input topic bounds it. One with messages possibly left to read bounds it at its
+        newest event time minus the lateness (holding the partition while it has sent
+        nothing), however long ago it sent: a starved partition of a loaded worker must not
+        pass for a quiet one, or the events it still holds arrive late. Messages are
+        possibly left when its log end (the high watermark of the consumer's last fetch) is
+        past what was taken in, nothing taken counting as 0, or when the log end is unknown:
+        the consumer learns it from its first fetch response after an assignment (0 for an
+        empty partition), so a live topic holds only until then. A topic whose log end is
+        never reported (the default `end_offset` of replays over plain lists, or a partition
+        the consumer is not assigned) never goes idle: its watermark follows event time and
+        `drain()` releases the rest.
+
+        A topic read to its log end whose newest event is live (within the idle delay plus
+        the lateness of the wall clock) has nothing in flight: in live mode it holds back no
+        further than the wall clock minus the lateness, at once rather than after the idle
+        delay. Any other read to its end (history: an import read as fast as it is
+        published) bounds it while it sent something (or the partition started) less than
+        the idle delay ago.
         """
         now = self.monotonic()
         live_floor = self.wall_time() - self.lateness if self.follow_wall_clock else None
         bounds: list[float] = []
         for topic, last_arrival in part.last_arrival.items():
             end = self.end_offset(topic, partition)
-            taken = self.taken.get((topic, partition))
             seen = part.max_seen.get(topic)
-            if end is not None and (end == 0 if taken is None else end <= taken):
-                if live_floor is not None and (
-                        seen is None or seen >= live_floor - self.idle_after):
-                    bounds.append(live_floor)
-                    continue
-            elif end is not None and taken is not None:  # messages left to read
+            if end is None or end > self.taken.get((topic, partition), 0):
                 if seen is None:
                     return None
                 bounds.append(seen - self.lateness)
+                continue
+            if live_floor is not None and (
+                    seen is None or seen >= live_floor - self.idle_after):
+                bounds.append(live_floor)
                 continue
             if now - last_arrival < self.idle_after:
                 if seen is None:

@@ -63,6 +63,16 @@ def test_consumer_state_the_intake_loop_reads() -> None:
         assert used in faust_loop, used
 
 
+def test_committed_offsets_the_consumer_port_reads() -> None:
+    """`_committed_offset` (per-TP dict) holds the group's committed offsets from the seek
+    after an assignment and each commit since: FaustConsumer.end_offset (streams/ports.py)
+    tells from it that a partition has nothing left to deliver after a restart (no public
+    accessor answers without a round trip to the coordinator)."""
+    assert "self._committed_offset = defaultdict" in inspect.getsource(BaseConsumer.__init__)
+    assert "self._committed_offset.update(" in inspect.getsource(BaseConsumer.perform_seek)
+    assert "self._committed_offset.update(" in inspect.getsource(
+        BaseConsumer._commit_offsets)
+
 def test_consumer_thread_factory() -> None:
     """`_new_consumer_thread()` builds the thread the consumer delegates to (the tansu
     consumer thread is returned from there), called once in `__init__`."""

@@ -60,7 +60,6 @@ def reference_results(events: list[dict], settings: Settings) -> list[BatchResul
     """An independent in-process run of the same history: every event, then all quiet."""
     engine = SignalEngine(settings.signals)
     clock = [0.0]
-    processor = StreamProcessor(settings, engine, lambda *_: None, monotonic=lambda: clock[0])
     n = settings.kafka.partitions
     topic = {"purchase": "purchases", "support": "support-events",
              "survey": "survey-responses"}
@@ -69,6 +68,11 @@ def reference_results(events: list[dict], settings: Settings) -> list[BatchResul
         key = e["customer_id"].encode()
         messages.append(InMessage(topic[e["type"]], (murmur2(key) & 0x7FFFFFFF) % n, i, key,
                                   json.dumps(e).encode()))
+    # Every log read to its end, as the worker's consumer reports once all is in: only
+    # then do quiet topics go idle (streams/processor/reorder.py).
+    ends = {(m.topic, m.partition): m.offset + 1 for m in messages}
+    processor = StreamProcessor(settings, engine, lambda *_: None, monotonic=lambda: clock[0],
+                                end_offset=lambda topic, p: ends.get((topic, p), 0))
     results = [processor.process(messages)]
     clock[0] += settings.signals.idle_watermark_after_s + 1  # all topics go quiet, as live
     results.append(processor.tick())

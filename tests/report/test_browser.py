@@ -77,7 +77,6 @@ def replay(events: list[dict[str, Any]], settings: Settings) -> list[BatchResult
     test does: every event, then all topics quiet, then every changed state flushed."""
     engine = SignalEngine(settings.signals)
     clock = [0.0]
-    processor = StreamProcessor(settings, engine, lambda *_: None, monotonic=lambda: clock[0])
     topic = {"purchase": "purchases", "support": "support-events",
              "survey": "survey-responses"}
     n = settings.kafka.partitions
@@ -86,6 +85,11 @@ def replay(events: list[dict[str, Any]], settings: Settings) -> list[BatchResult
         key = event["customer_id"].encode()
         messages.append(InMessage(topic[event["type"]], (murmur2(key) & 0x7FFFFFFF) % n, i,
                                   key, json.dumps(event).encode()))
+    # Every log read to its end, as the worker's consumer reports once all is in: only
+    # then do quiet topics go idle (streams/processor/reorder.py).
+    ends = {(m.topic, m.partition): m.offset + 1 for m in messages}
+    processor = StreamProcessor(settings, engine, lambda *_: None, monotonic=lambda: clock[0],
+                                end_offset=lambda topic, p: ends.get((topic, p), 0))
     results = [processor.process(messages)]
     clock[0] += settings.signals.idle_watermark_after_s + 1  # all topics go quiet, as live
     results.append(processor.tick())

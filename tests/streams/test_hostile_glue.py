@@ -102,7 +102,7 @@ def test_aiokafka_batches_take_a_record_larger_than_any_limit() -> None:
 
         record = type("R", (), {"topic": "dead-letter", "key": b"k",
                                 "value": b"x" * 3_000_000})()
-        await BatchPublisher(Recorder()).publish([record])
+        await BatchPublisher(Recorder(), retry_s=0.01).publish([record])
         assert sent and sent[0] > 3_000_000
     asyncio.run(scenario())
 

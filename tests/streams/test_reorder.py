@@ -61,6 +61,11 @@ def _policy(live: bool = False, lateness: float = 0.0,
     return policy, clock
 
 
+def _read_to_end(end: int) -> dict[tuple[str, int], int]:
+    """Every topic's log end in partition 0 (as the taken-in offsets of a caught-up one)."""
+    return {(topic, 0): end for topic in TOPICS}
+
+
 def _seen(buf: ReorderBuffer, clock: FakeClock, **max_seen: float) -> None:
     for topic, ts in max_seen.items():
         buf.max_seen[topic] = ts
@@ -86,7 +91,8 @@ def test_the_slowest_live_topic_minus_lateness_is_the_target() -> None:
 
 def test_an_idle_topic_does_not_hold_the_watermark_back() -> None:
     """A topic silent for the idle delay, with nothing left to read, is left out."""
-    policy, clock = _policy()
+    policy, clock = _policy(ends={("survey-responses", 0): 1})
+    policy.taken[("survey-responses", 0)] = 1
     buf = ReorderBuffer(TOPICS, now=clock())
     _seen(buf, clock, **{"survey-responses": 10.0})
     clock.advance(11.0)
@@ -108,10 +114,50 @@ def test_a_topic_with_unread_messages_stays_live() -> None:
     assert policy.target(0, buf) == 50.0
 
 
+def test_a_starved_topic_whose_log_end_is_unknown_holds_past_the_idle_delay() -> None:
+    """A topic the consumer has not fetched for longer than the idle delay (log end unknown:
+    a starved partition of a loaded worker) is not quiet: the watermark stays at its newest
+    event time minus the lateness, so the events it still holds are not late."""
+    ends = _read_to_end(3)
+    del ends[("survey-responses", 0)]  # not fetched since: its log end is unknown
+    policy, clock = _policy(lateness=1.0, ends=ends)
+    policy.taken.update(_read_to_end(3))
+    buf = ReorderBuffer(TOPICS, now=clock())
+    _seen(buf, clock, **{"survey-responses": 10.0})
+    clock.advance(11.0)  # the idle delay is 10 s
+    _seen(buf, clock, purchases=50.0, **{"support-events": 60.0})
+    assert policy.target(0, buf) == 10.0 - 1.0  # not 50 - 1, past its unread events
+    clock.advance(3_600.0)
+    assert policy.target(0, buf) == 10.0 - 1.0  # however long it stays starved
+    _seen(buf, clock, purchases=50.0, **{"support-events": 60.0})  # the others still send
+    ends[("survey-responses", 0)] = 3  # fetched: nothing past what was taken in, so idle
+    assert policy.target(0, buf) == 50.0 - 1.0
+
+
+def test_a_topic_that_sent_nothing_holds_the_partition_while_its_log_may_hold_events() -> None:
+    """Nothing taken in from a topic whose log end is unknown, or known and above 0, holds
+    the partition whole (it may bring earlier events than any seen) past the idle delay,
+    in live mode too; once its log end is known to be 0 (empty) it goes quiet as before."""
+    for live in (False, True):
+        ends = _read_to_end(1)
+        del ends[("survey-responses", 0)]
+        policy, clock = _policy(live=live, ends=ends)
+        policy.taken.update({("purchases", 0): 1, ("support-events", 0): 1})
+        buf = ReorderBuffer(TOPICS, now=clock())
+        clock.advance(11.0)
+        _seen(buf, clock, purchases=4_990.0, **{"support-events": 4_995.0})
+        assert policy.target(0, buf) is None  # log end unknown
+        ends[("survey-responses", 0)] = 7  # 7 messages published, none taken in yet
+        assert policy.target(0, buf) is None
+        ends[("survey-responses", 0)] = 0  # an empty partition
+        assert policy.target(0, buf) == (5_000.0 if live else 4_990.0)
+
+
 def test_with_every_topic_idle_the_target_follows_the_wall_clock_or_the_newest_event() -> None:
     """Live mode: wall clock minus lateness; replays: the newest event time seen."""
     for live, expected in ((True, 5_000.0 - 2.0), (False, 60.0)):
-        policy, clock = _policy(live=live, lateness=2.0)
+        policy, clock = _policy(live=live, lateness=2.0, ends=_read_to_end(1))
+        policy.taken.update(_read_to_end(1))
         buf = ReorderBuffer(TOPICS, now=clock())
         _seen(buf, clock, purchases=50.0, **{"support-events": 60.0})
         clock.advance(11.0)
