@@ -56,10 +56,12 @@ faults: $(VENV)/.installed-dev
 	.venv-peer/bin/pip install --quiet -r bench/peer-requirements.lock
 	touch $@
 
-# Latency, throughput side by side with Quix Streams, scale, KPIs (README "Performance").
+# Latency, throughput side by side with Quix Streams, two workers vs one, scale, KPIs
+# (README "Performance").
 bench: $(VENV)/.installed-dev .venv-peer/.installed
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.two_workers
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.kpis
 
