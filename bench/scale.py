@@ -22,16 +22,19 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rocksdict import Rdict
 
+from bench.worker_scale import measure_worker
 from retention.demo.synthetic import HistorySpec, generate_history
 from retention.settings import get_settings
 from streams.outputs import partition_for
@@ -70,30 +73,41 @@ def processor(load_state: Any) -> StreamProcessor:
     return StreamProcessor(settings, SignalEngine(settings.signals), load_state)
 
 
-def build_store(path: Path, customers: int) -> None:
-    """Stored states of `customers` customers in a RocksDB database at `path`."""
+def base_states(customers: int, end: datetime) -> dict[str, str]:
+    """State JSON by customer id after a year of synthetic history ending at `end`, for
+    up to HISTORY_CUSTOMERS customers, as the processor flushes them to the table."""
     history = generate_history(HistorySpec(customers=min(customers, HISTORY_CUSTOMERS),
-                                           months=12, seed=3))
+                                           months=12, seed=3, end=end))
     proc = processor(lambda *_: None)
     for i in range(0, len(history), BATCH):
         proc.process(messages_of(history[i:i + BATCH], i))
     result = proc.drain(time.time())
     proc.flush(result)
     assert result.flush is not None
-    base = result.flush.state_json
-    db = Rdict(str(path))
-    copies = -(-customers // len(base))
+    return result.flush.state_json
+
+
+def copied_states(base: dict[str, str], customers: int) -> Iterator[tuple[str, str, int]]:
+    """(customer id, state JSON, partition) of `customers` customers: the base states, then
+    copies of them under new ids."""
     written = 0
-    for copy in range(copies):
+    for copy in range(-(-customers // len(base))):
         for cid, data in base.items():
             if written == customers:
-                break
+                return
             new_id = cid if copy == 0 else f"{cid}-x{copy}"
             state = json.loads(data)
             state["customer_id"] = new_id
             state["partition"] = partition_for(new_id.encode(), PARTITIONS)
-            db[new_id] = json.dumps(state)
+            yield new_id, json.dumps(state), state["partition"]
             written += 1
+
+
+def build_store(path: Path, states: Iterator[tuple[str, str, int]]) -> None:
+    """`states` in a RocksDB database at `path`."""
+    db = Rdict(str(path))
+    for cid, data, _ in states:
+        db[cid] = data
     db.close()
 
 
@@ -140,17 +154,26 @@ def measure(path: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", default="20000,1000000")
+    parser.add_argument("--no-worker", action="store_true",
+                        help="the processor alone, not the real worker process")
+    parser.add_argument("--no-rebalance", action="store_true",
+                        help="skip the second worker joining")
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one fresh process
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(Path(args.measure))))
         return
+    counts = [int(c) for c in args.customers.split(",")]
+    # States as of today: absence timers due in the coming days, as in a running business.
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    base = base_states(max(counts), today)
     rows = []
+    workers = []
     with tempfile.TemporaryDirectory(prefix="retention-scale-") as tmp:
-        for customers in (int(c) for c in args.customers.split(",")):
+        for customers in counts:
             path = Path(tmp) / f"states-{customers}"
             t0 = time.perf_counter()
-            build_store(path, customers)
+            build_store(path, copied_states(base, customers))
             built_s = time.perf_counter() - t0
             out = subprocess.run([sys.executable, "-m", "bench.scale", "--measure", str(path)],
                                  capture_output=True, text=True, check=True,
@@ -158,6 +181,14 @@ def main() -> None:
             figures = json.loads(out.stdout.strip().splitlines()[-1])
             rows.append((customers, built_s, figures))
             print(f"{customers:,} customers stored in {built_s:.0f} s: {figures}", flush=True)
+            shutil.rmtree(path)
+            if not args.no_worker:
+                worker = measure_worker(Path(tmp) / f"worker-{customers}",
+                                        copied_states(base, customers), base, customers,
+                                        rebalance=not args.no_rebalance)
+                workers.append((customers, worker))
+                print(f"{customers:,} customers in the worker's table: {worker}", flush=True)
+                shutil.rmtree(Path(tmp) / f"worker-{customers}")
     print("\nscale bench: one processor process over customer states stored in RocksDB "
           "(as the worker's table); start = arm what is in memory, re-arm a first chunk of "
           "stored states, process a first batch of 100 live events")
@@ -167,6 +198,26 @@ def main() -> None:
               f"{f['rearmed_s']:.1f} s), RSS {f['rss_mib']:,.0f} MiB (peak "
               f"{f['peak_rss_mib']:,.0f}), clock tick {f['tick_ms']:.3f} ms "
               f"(max {f['tick_max_ms']:.3f})")
+    if workers:
+        print("\nscale bench, the real worker (`retention worker`: Faust, RocksDB table, "
+              "aiokafka, chDB, web server) on embedded tansu, restarted with N customer "
+              "states seeded into its own table; start = process start to the first "
+              "processed live event; RSS sampled every 0.2 s while live events flow and "
+              "every stored state is re-armed")
+        for customers, w in workers:
+            line = (f"  {customers:>9,} customers: start to first processed event "
+                    f"{w['start_s']:.2f} s, RSS at it {w['rss_first_mib']:,.0f} MiB, "
+                    f"after re-arming {w['rss_mib']:,.0f} MiB (peak VmHWM "
+                    f"{w['hwm_mib']:,.0f}), clock-overlap warnings "
+                    f"{w['overlap_warnings']:.0f}; table after: {w['table_keys']:,.0f} "
+                    f"states, {w['live_kept_history']:.0f} of {w['live_customers']:.0f} live "
+                    "customers kept their seeded history")
+            if "rebalance_pause_s" in w:
+                line += (f"; second worker joins: first worker paused "
+                         f"{w['rebalance_pause_s']:.1f} s (processing again "
+                         f"{w['rebalance_resumed_s']:.1f} s after the join), second "
+                         f"worker's first event {w['second_first_s']:.1f} s")
+            print(line)
 
 
 if __name__ == "__main__":
