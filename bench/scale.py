@@ -1,19 +1,24 @@
-"""Scale of one worker's processor: RSS, start to the first processed event, clock tick time.
+"""Scale of one worker: RSS, start to the first processed event, clock tick time.
 
-For each customer count: a year of synthetic history for up to 20,000 customers goes
-through the StreamProcessor (its states, as the worker stores them, land in a RocksDB
-database on disk, as in the worker's table); past 20,000 those states are copied under new
+For each customer count: a year of synthetic history, ending today, for up to 20,000
+customers goes through the StreamProcessor; past 20,000 its states are copied under new
 customer ids until the count is reached (storing a million histories' worth of events
-would take the bench an hour). Then, in a fresh process:
+would take the bench an hour). Two measurements of those states:
 
-- start: the restart path of `Pipeline._arm_timers` (the states in memory armed, the
-  stored ones re-armed a chunk per batch or tick) and one batch of live events: seconds
-  from the start until that batch is processed; then until every stored state is re-armed
-  (the worker does that between batches and clock ticks);
-- tick: the watermark clock's `tick()` with every customer armed, as the worker's timer
-  calls it (mean of 20, wall clock moving 1 s each), and its RSS.
+1. The processor alone, in a fresh process, over the states in a RocksDB database:
+   - start: the restart path of `Pipeline._arm_timers` (the states in memory armed, the
+     stored ones re-armed a chunk per batch or tick) and one batch of live events: seconds
+     from the start until that batch is processed; then until every stored state is
+     re-armed (the worker does that between batches and clock ticks);
+   - tick: the watermark clock's `tick()` with every customer armed, as the worker's timer
+     calls it (mean of 20, wall clock moving 1 s each), and its RSS.
+2. The real worker process (`retention worker` on embedded tansu and chDB, as `LocalStack`
+   runs it) with the states seeded into its own Faust table (bench/worker_scale.py says how
+   and what that leaves out): seconds from its restart to the first processed live event,
+   its VmRSS/VmHWM while live events flow and every stored state is re-armed, Faust's
+   warnings that the watermark clock overran its interval, then a second worker joining.
 
-    python -m bench.scale [--customers 20000,1000000]
+    python -m bench.scale [--customers 20000,1000000] [--no-worker] [--no-rebalance]
 """
 
 from __future__ import annotations
@@ -158,6 +163,7 @@ def main() -> None:
                         help="the processor alone, not the real worker process")
     parser.add_argument("--no-rebalance", action="store_true",
                         help="skip the second worker joining")
+    parser.add_argument("--logs", type=Path, help="keep the workers' logs in this folder")
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one fresh process
     args = parser.parse_args()
     if args.measure:
@@ -188,6 +194,10 @@ def main() -> None:
                                         rebalance=not args.no_rebalance)
                 workers.append((customers, worker))
                 print(f"{customers:,} customers in the worker's table: {worker}", flush=True)
+                if args.logs:
+                    for log in (Path(tmp) / f"worker-{customers}").glob("*/worker.log"):
+                        args.logs.mkdir(parents=True, exist_ok=True)
+                        shutil.copy(log, args.logs / f"{customers}-{log.parent.name}.log")
                 shutil.rmtree(Path(tmp) / f"worker-{customers}")
     print("\nscale bench: one processor process over customer states stored in RocksDB "
           "(as the worker's table); start = arm what is in memory, re-arm a first chunk of "
@@ -208,16 +218,22 @@ def main() -> None:
             line = (f"  {customers:>9,} customers: start to first processed event "
                     f"{w['start_s']:.2f} s, RSS at it {w['rss_first_mib']:,.0f} MiB, "
                     f"after re-arming {w['rss_mib']:,.0f} MiB (peak VmHWM "
-                    f"{w['hwm_mib']:,.0f}), clock-overlap warnings "
-                    f"{w['overlap_warnings']:.0f}; table after: {w['table_keys']:,.0f} "
-                    f"states, {w['live_kept_history']:.0f} of {w['live_customers']:.0f} live "
-                    "customers kept their seeded history")
+                    f"{w['hwm_mib']:,.0f}); clock timer over its 0.5 s interval "
+                    f"{w['clock_overlaps']:.0f} times (longest {w['clock_overlap_max_s']:.2f} s, "
+                    f"last {w['clock_overlap_last_s']:.0f} s after start); table after: "
+                    f"{w['table_keys']:,.0f} states ({w['table_mib']:,.0f} MiB on disk), "
+                    f"{w['live_kept_history']:.0f} of {w['live_customers']:.0f} live customers "
+                    "kept their seeded history")
             if "rebalance_pause_s" in w:
                 line += (f"; second worker joins: first worker paused "
                          f"{w['rebalance_pause_s']:.1f} s (processing again "
                          f"{w['rebalance_resumed_s']:.1f} s after the join), second "
                          f"worker's first event {w['second_first_s']:.1f} s")
             print(line)
+        if len(workers) > 1:
+            (n0, w0), (n1, w1) = workers[0], workers[-1]
+            slope = (w1["rss_mib"] - w0["rss_mib"]) * 2**20 / (n1 - n0)
+            print(f"  RSS slope after re-arming: {slope:,.0f} bytes per customer")
 
 
 if __name__ == "__main__":
