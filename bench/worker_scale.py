@@ -185,9 +185,9 @@ def measure_worker(folder: Path, states: Iterator[tuple[str, str, int]],
         figures["start_s"] = first - started
         figures["rss_first_mib"] = proc_status_mib(pid)["VmRSS"]
         # every stored state re-armed: `rearm_per_batch` per batch or clock tick, so keep
-        # events flowing for as long as that takes at one tick a second, and then some
-        chunk = settings.signals.rearm_per_batch
-        settle_s = 15 + customers / chunk
+        # events flowing for as long as that takes at one chunk every 2 s, and then some
+        # (1M re-armed in ~75 s on this machine, shared)
+        settle_s = 15 + 2 * customers / settings.signals.rearm_per_batch
         _flow(publisher, live, settle_s)
         sampler.stop()
         vm = proc_status_mib(pid)
