@@ -20,6 +20,7 @@ the newcomer's recovery of its share.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import re
 import threading
 import time
@@ -33,12 +34,30 @@ from rocksdict import Options, Rdict, WriteBatch
 from retention.embedded.stack import LocalStack
 from retention.kafka import Publisher, worker_status
 from retention.settings import Settings
+from sinks.client import create_client
 from streams.outputs import partition_for
 
 OVERLAP = re.compile(r"\[(?P<at>[^\]]+)\] .*Timer advance_watermarks is overlapping "
                      r"\(interval=[\d.]+ runtime=(?P<runtime>[\d.]+)\)")
 OFFSET_KEY = b"__faust\0offset__"  # faust.stores.rocksdb.Store.offset_key
 WRITE_BATCH = 20_000
+
+
+def copied_states(base: dict[str, str], customers: int, partitions: int
+                  ) -> Iterator[tuple[str, str, int]]:
+    """(customer id, state JSON, partition) of `customers` customers: the base states, then
+    copies of them under new ids."""
+    written = 0
+    for copy in range(-(-customers // len(base))):
+        for cid, data in base.items():
+            if written == customers:
+                return
+            new_id = cid if copy == 0 else f"{cid}-x{copy}"
+            state = json.loads(data)
+            state["customer_id"] = new_id
+            state["partition"] = partition_for(new_id.encode(), partitions)
+            yield new_id, json.dumps(state), state["partition"]
+            written += 1
 
 
 def proc_status_mib(pid: int) -> dict[str, float]:
@@ -151,10 +170,10 @@ def wait_events(settings: Settings, at_least: int, timeout_s: float) -> float:
                      f"{timeout_s:.0f} s (see {settings.data_dir / 'worker.log'})")
 
 
-def measure_worker(folder: Path, states: Iterator[tuple[str, str, int]],
-                   base: dict[str, str], customers: int, rebalance: bool) -> dict[str, float]:
-    """Seed `customers` states (the iterator `states`) into a real worker's table, restart
-    it and time it; with `rebalance`, a second worker then joins its group."""
+def measure_worker(folder: Path, base: dict[str, str], customers: int, rebalance: bool
+                   ) -> dict[str, float]:
+    """Seed `customers` states (copies of `base`) into a real worker's table, restart it
+    and time it; with `rebalance`, a second worker then joins its group."""
     env = {"RETENTION_KAFKA__BROKER_KIND": "tansu"}
     stack = LocalStack(folder / "one", env)
     settings = stack.start()
@@ -170,7 +189,7 @@ def measure_worker(folder: Path, states: Iterator[tuple[str, str, int]],
         stack.stop_worker()
         # 2. N states beside them
         t0 = time.perf_counter()
-        offsets = seed_table(settings, states)
+        offsets = seed_table(settings, copied_states(base, customers, partitions))
         figures["seeded_s"] = time.perf_counter() - t0
         figures["changelog_offsets"] = sum(offsets.values())
         # 3. a restart with live events waiting, one per partition
@@ -226,6 +245,76 @@ def check_table(settings: Settings, base: dict[str, str], live: list[str]
             db.close()
     return {"table_keys": keys, "live_kept_history": kept, "live_customers": len(live),
             "table_mib": size / 2**20}
+
+
+def _insert_customer_states(settings: Settings, base: dict[str, str], customers: int) -> None:
+    """Write `customers` states into the stopped worker's ClickHouse customer_state table,
+    as the sink writes them (the columns the resume reads; the rest default). Run in a
+    child process: chDB's session lives as long as the process that opened it."""
+    client = create_client(settings)
+    columns = ["customer_id", "version", "updated_at", "state"]
+    now = datetime.now(UTC)
+    rows: list[list[object]] = []
+    for cid, data, _ in copied_states(base, customers, settings.kafka.partitions):
+        rows.append([cid, 10**9, now, data])
+        if len(rows) == WRITE_BATCH:
+            client.insert("customer_state", rows, column_names=columns)
+            rows = []
+    if rows:
+        client.insert("customer_state", rows, column_names=columns)
+    client.close()
+
+
+def measure_clickhouse_resume(folder: Path, base: dict[str, str], customers: int
+                              ) -> dict[str, float]:
+    """`retention up` restarted with the embedded broker: the new tansu has no changelog,
+    the stack forgets the local table, and the worker resumes `customers` states from
+    ClickHouse (`Pipeline._seed_from_clickhouse`). Seconds from its start to the first
+    processed live event, and its RSS."""
+    env = {"RETENTION_KAFKA__BROKER_KIND": "tansu"}
+    stack = LocalStack(folder, env)
+    settings = stack.start()
+    warm = one_per_partition(base, settings.kafka.partitions)
+    publisher = Publisher(settings)
+    try:
+        stack.start_worker()  # migrations run, a few states written
+        publisher.publish_lines(live_purchase(cid, 0) for cid in warm)
+        stack.wait_idle(timeout_s=180)
+    finally:
+        publisher.close()
+        stack.stop()
+    t0 = time.perf_counter()
+    child = multiprocessing.get_context("spawn").Process(
+        target=_insert_customer_states, args=(settings, base, customers))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"bench: writing customer states to chDB failed ({child.exitcode})")
+    figures = {"inserted_s": time.perf_counter() - t0}
+    stack = LocalStack(folder, env)
+    settings = stack.start()  # a new broker: topics empty, the local table forgotten
+    publisher = Publisher(settings)
+    try:
+        publisher.publish_lines(live_purchase(cid, 1) for cid in warm)
+        started = time.monotonic()
+        stack.start_worker()
+        assert stack.worker is not None
+        pid = stack.worker.pid
+        sampler = RssSampler(pid)
+        figures["start_s"] = wait_events(settings, 1, timeout_s=900) - started
+        figures["rss_first_mib"] = proc_status_mib(pid)["VmRSS"]
+        _flow(publisher, warm, 15)
+        sampler.stop()
+        vm = proc_status_mib(pid)
+        figures.update(rss_mib=vm["VmRSS"], hwm_mib=vm["VmHWM"],
+                       rss_max_mib=max(sampler.max_rss, vm["VmRSS"]))
+        log = (folder / "worker.log").read_text(errors="replace")
+        resumed = re.search(r"table empty: resumed (\d+) customer states", log)
+        figures["resumed_states"] = int(resumed[1]) if resumed else 0
+    finally:
+        publisher.close()
+        stack.stop()
+    return figures
 
 
 def clock_overlaps(log: str, since: datetime) -> dict[str, float]:
