@@ -257,7 +257,12 @@ def print_resumes(resumes: list[tuple[int, dict[str, float]]]) -> None:
     if len(resumes) > 1:
         (n0, r0), (n1, r1) = resumes[0], resumes[-1]
         slope = (r1["hwm_mib"] - r0["hwm_mib"]) * 2**20 / (n1 - n0)
-        print(f"  peak RSS slope: {slope:,.0f} bytes per customer")
+        start_slope = (r1["start_s"] - r0["start_s"]) / (n1 - n0)
+        million = 1_000_000
+        print(f"  peak RSS slope {slope:,.0f} bytes per customer; extrapolated (linearly, "
+              f"not measured) to {million:,} customers: peak RSS "
+              f"{(r1['hwm_mib'] + slope * (million - n1) / 2**20) / 1024:.1f} GiB, start "
+              f"{r1['start_s'] + start_slope * (million - n1):.0f} s")
 
 
 if __name__ == "__main__":
