@@ -198,7 +198,8 @@ def keep_logs(folder: Path, logs: Path | None) -> None:
     if logs:
         logs.mkdir(parents=True, exist_ok=True)
         for log in folder.glob("**/worker.log"):
-            shutil.copy(log, logs / f"{folder.name}-{log.parent.name}.log")
+            name = "-".join(log.relative_to(folder.parent).parent.parts)
+            shutil.copy(log, logs / f"{name}.log")
     shutil.rmtree(folder)
 
 
