@@ -84,8 +84,6 @@ class Pipeline:
         self.processor = processor or StreamProcessor(
             settings, SignalEngine(settings.signals), self._load_state,
             end_offset=consumer.end_offset)
-        # States read back from ClickHouse when the table starts empty (see _arm_timers).
-        self.seed: dict[str, dict[str, Any]] = {}
         # Messages taken in and not yet acknowledged (buffered, in flight or awaiting the
         # state flush that covers them).
         self.unacked = 0
@@ -313,29 +311,25 @@ class Pipeline:
         if not self.timers_armed:
             stored = iter(self.store.stored())
             first = next(stored, None)
-            if first is None:
-                self.processor.rebuild_timers(self._seed_from_clickhouse())
-            else:
-                self.processor.start_rearming(chain((first,), stored))
+            if first is None and self._seed_from_clickhouse():
+                stored = iter(self.store.stored())
+                first = next(stored, None)
+            self.processor.start_rearming(stored if first is None else chain((first,), stored))
             self.timers_armed = True
         self.processor.rearm(self.settings.signals.rearm_per_batch)
 
-    def _seed_from_clickhouse(self) -> list[dict[str, Any]]:
+    def _seed_from_clickhouse(self) -> int:
         """An empty table beside a non-empty customer_state table means the changelog is
-        gone (the embedded broker keeps topics in memory only): carry on from the state
-        the sink last wrote instead of starting every customer from zero."""
-        states = self.sink.stored_states(self.consumer.assigned_partitions())
-        self.seed = {s["customer_id"]: s for s in states}
-        if self.seed:
-            log.warning("table empty: resumed %d customer states from ClickHouse", len(self.seed))
-        return list(self.seed.values())
+        gone (the embedded broker keeps topics in memory only): carry on from the states
+        the sink last wrote, put in the table, instead of starting every customer from
+        zero. How many were put there."""
+        seeded = self.store.seed(self.sink.stored_states(self.consumer.assigned_partitions()))
+        if seeded:
+            log.warning("table empty: resumed %d customer states from ClickHouse", seeded)
+        return seeded
 
     def _load_state(self, customer_id: str, partition: int | None) -> dict[str, Any] | None:
-        value = self.store.read(customer_id, partition)
-        if value is None and self.seed:
-            # Not popped: work given up in a hand-over may need the seed again.
-            value = self.seed.get(customer_id)
-        return value
+        return self.store.read(customer_id, partition)
 
     async def _commit(self, results: list[BatchResult]) -> bool:
         """Write `results` (in processing order) and acknowledge what became durable; False

@@ -69,6 +69,10 @@ class StateStorePort(Protocol):
     async def store(self, states: Iterable[tuple[str, str, int]],
                     publisher: PublisherPort) -> None: ...
 
+    def seed(self, states: Iterable[tuple[str, str, int]]) -> int:
+        """Put (customer_id, state JSON, partition) triples in the local table only (no
+        changelog); how many."""
+
 
 class SinkPort(Protocol):
     @property
@@ -77,7 +81,8 @@ class SinkPort(Protocol):
     async def write_until_done(self, batch: RowBatch, give_up: asyncio.Event) -> bool:
         """True once `batch` is written; False if `give_up` is set while it keeps failing."""
 
-    def stored_states(self, partitions: set[int]) -> list[dict[str, Any]]: ...
+    def stored_states(self, partitions: set[int]) -> Iterable[tuple[str, str, int]]:
+        """(customer_id, state JSON, partition) last written for `partitions`, streamed."""
 
     def latest_model(self) -> Any: ...
 
@@ -145,7 +150,7 @@ class LazySink:
     async def write_until_done(self, batch: RowBatch, give_up: asyncio.Event) -> bool:
         return await self.open().write_until_done(batch, give_up)
 
-    def stored_states(self, partitions: set[int]) -> list[dict[str, Any]]:
+    def stored_states(self, partitions: set[int]) -> Iterable[tuple[str, str, int]]:
         return self.open().stored_states(partitions)
 
     def latest_model(self) -> FittedModel | None:

@@ -74,6 +74,25 @@ class StateTable:
         for (topic, partition), offset in written.items():
             store.set_persisted_offset(TP(topic, partition), offset)
 
+    def seed(self, states: Iterable[tuple[str, str, int]]) -> int:
+        """Put (customer_id, state JSON, partition) triples in the partitions' RocksDB
+        databases, without changelog records; returns how many.
+
+        For the states ClickHouse last had, when the changelog is gone (the embedded broker
+        restarted) and the table was emptied with it: they stay on disk, not in memory, and
+        are re-armed and read like any stored state. Each is rewritten, with its changelog
+        record, by the first flush that changes it; one never changed is seeded again from
+        ClickHouse by whoever starts over an empty table next.
+        """
+        store = self._store()
+        count = 0
+        for customer_id, data, partition in states:
+            key = customer_id.encode()
+            store._db_for_partition(partition).put(key, data.encode())
+            store._key_index[key] = partition
+            count += 1
+        return count
+
     def read(self, customer_id: str, partition: int | None = None) -> dict[str, Any] | None:
         """The stored state, read from its partition's RocksDB database (every open one if
         the partition is unknown). Not `table.get()`: without a current event, Faust's lookup

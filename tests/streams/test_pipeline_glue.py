@@ -88,6 +88,11 @@ class FakeStore:
             self.states[customer_id] = json.loads(data)
         self.timeline.append("state stored")
 
+    def seed(self, states: Iterable[tuple[str, str, int]]) -> int:
+        seeded = {customer_id: json.loads(data) for customer_id, data, _ in states}
+        self.states.update(seeded)
+        return len(seeded)
+
 
 class FakeSink:
     def __init__(self, timeline: Timeline) -> None:
@@ -112,8 +117,9 @@ class FakeSink:
         self.timeline.append("rows written")
         return True
 
-    def stored_states(self, partitions: set[int]) -> list[dict[str, Any]]:
-        return [s for s in self.seed if s["partition"] in partitions]
+    def stored_states(self, partitions: set[int]) -> list[tuple[str, str, int]]:
+        return [(s["customer_id"], json.dumps(s), s["partition"]) for s in self.seed
+                if s["partition"] in partitions]
 
     def latest_model(self) -> Any:
         if self.model_error is not None:
