@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 from kafka import KafkaConsumer, TopicPartition
 
 from retention.embedded.stack import LocalStack
-from retention.kafka import Status, current_status, worker_status
+from retention.kafka import Publisher, Status, current_status, worker_status
+from retention.settings import Settings
 from sinks.reader import WorkerRunner
 
 T = TypeVar("T")
@@ -40,6 +41,14 @@ runner = ClientRunner(Settings(), read_only=True)
 queries = json.load(sys.stdin)
 print(json.dumps({name: runner.query(sql).rows for name, sql in queries.items()}, default=str))
 """
+
+
+def publish_all(settings: Settings, lines: list[str]) -> None:
+    """Publish JSON-lines events as `retention publish` does; none may be refused."""
+    publisher = Publisher(settings)
+    report = publisher.publish_lines(lines)
+    publisher.close()
+    assert report.sent == len(lines) and not report.rejected
 
 
 def worker_url(stack: LocalStack) -> str:

@@ -17,20 +17,12 @@ import pytest
 
 from retention.demo.synthetic import HistorySpec, generate_history, to_json_lines
 from retention.embedded.stack import LocalStack
-from retention.kafka import Publisher
-from tests.integration.helpers import REPLAY_ENV, read_tables, read_topic
+from tests.integration.helpers import REPLAY_ENV, publish_all, read_tables, read_topic
 
 pytestmark = pytest.mark.integration
 
 SPEC = HistorySpec(customers=80, months=6, seed=29)
 ORDERS = {"orders": "SELECT customer_id, orders FROM customer_state FINAL"}
-
-
-def _publish(stack: LocalStack, lines: list[str]) -> None:
-    publisher = Publisher(stack.settings())
-    report = publisher.publish_lines(lines)
-    publisher.close()
-    assert report.sent == len(lines) and not report.rejected
 
 
 def test_a_new_broker_resumes_every_customer_from_clickhouse(tmp_path: Path) -> None:
@@ -40,7 +32,7 @@ def test_a_new_broker_resumes_every_customer_from_clickhouse(tmp_path: Path) -> 
     folder = tmp_path / "stack"
     with LocalStack(folder, REPLAY_ENV) as stack:
         stack.start_worker()
-        _publish(stack, list(to_json_lines(generate_history(SPEC))))
+        publish_all(stack.settings(), list(to_json_lines(generate_history(SPEC))))
         assert stack.wait_idle(180).idle
         before = {c: n for c, n in read_tables(stack, ORDERS)["orders"]}
     buyers = sorted(c for c, n in before.items() if n)
@@ -53,7 +45,7 @@ def test_a_new_broker_resumes_every_customer_from_clickhouse(tmp_path: Path) -> 
 
     with LocalStack(folder, REPLAY_ENV) as stack:  # a new broker: the table is emptied
         stack.start_worker()
-        _publish(stack, purchases)
+        publish_all(stack.settings(), purchases)
         assert stack.wait_idle(180).idle
         k = stack.settings().kafka
         assert stack.servers is not None

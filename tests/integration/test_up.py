@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from retention.demo.synthetic import HistorySpec, generate_history, to_json_lines
-from retention.kafka import Publisher, wait_idle, worker_status
-from tests.integration.helpers import REPLAY_ENV, read_topic, wait_for
+from retention.kafka import wait_idle, worker_status
+from tests.integration.helpers import REPLAY_ENV, publish_all, read_topic, wait_for
 from tests.integration.store_reader import read_store
 from tests.integration.test_pipeline import _expected_outputs
 from tests.integration.up import RetentionUp
@@ -25,13 +25,6 @@ pytestmark = pytest.mark.integration
 
 SPEC = HistorySpec(customers=200, months=12, seed=41)
 UP_ENV = {**REPLAY_ENV, "RETENTION_SINK__BATCH_MAX_EVENTS": "100"}
-
-
-def _publish(up: RetentionUp, lines: list[str]) -> None:
-    publisher = Publisher(up.settings())
-    report = publisher.publish_lines(lines)
-    publisher.close()
-    assert report.sent == len(lines) and not report.rejected
 
 
 def _applied(up: RetentionUp) -> int:
@@ -48,7 +41,7 @@ def test_worker_killed_under_retention_up_loses_nothing_and_ctrl_c_drains(
     up = RetentionUp(tmp_path / "up", UP_ENV)
     try:
         first = up.start()
-        _publish(up, list(to_json_lines(events)))
+        publish_all(up.settings(), list(to_json_lines(events)))
         at_kill = wait_for(lambda: (n := _applied(up)) >= len(events) // 3 and n,
                            timeout_s=120, poll_s=0.02, what="a third of the events applied")
         killed = up.kill_worker()
@@ -87,7 +80,7 @@ def test_second_ctrl_c_stops_at_once_and_says_what_was_left(tmp_path: Path) -> N
         info = up.start()
         assert info.worker_pid is not None
         os.kill(info.worker_pid, signal.SIGSTOP)  # a worker that cannot make progress
-        _publish(up, list(to_json_lines(events)))
+        publish_all(up.settings(), list(to_json_lines(events)))
         up.interrupt()
         wait_for(lambda: "draining" in up.log(), timeout_s=60, what="the drain to start")
         source = tmp_path / "more.jsonl"
