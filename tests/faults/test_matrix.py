@@ -236,8 +236,11 @@ def test_clickhouse_down_for_30_s_with_a_rebalance_inside(tmp_path: Path) -> Non
     events = history()
     half = cuts(events, [0.5])[0]
     outage = _Outage(tmp_path / "clickhouse-outage")
+    # Processing waits once RETENTION_SINK__MAX_ROWS_QUEUED rows wait for the writer; this
+    # history is far below the default's 25,000, so a bound of one row lets the row see
+    # consumption pause (and stay paused) inside the outage.
     env = {**STACK_ENV, "RETENTION_SINK__OUTAGE_FILE": str(outage.path),
-           "RETENTION_SINK__RETRY_MAX_S": "1"}
+           "RETENTION_SINK__RETRY_MAX_S": "1", "RETENTION_SINK__MAX_ROWS_QUEUED": "1"}
     problems: list[str] = []
     joined_at = "-"
     with LocalStack(tmp_path / "a", env) as a:
