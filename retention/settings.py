@@ -211,9 +211,10 @@ class SignalSettings(BaseModel):
     # clock plus this skew (a year-9999 event would fire every absence rule at once).
     max_future_skew_s: float = Field(86_400.0, ge=0)
     min_event_time: AwareDatetime = datetime(2000, 1, 1, tzinfo=UTC)
-    # A topic whose log end is not known yet (or that has sent nothing since the partition
-    # was assigned) stops holding the watermark after this long without messages. One
-    # taken in up to its log end holds nothing back at once.
+    # A topic taken in up to its known log end, whose events are history (not live), stops
+    # holding the watermark after this long without messages; a live one holds nothing
+    # back at once. One with messages possibly left (log end unknown, or past what was
+    # taken in) holds it until they are read, however long that takes.
     idle_watermark_after_s: float = Field(10.0, gt=0)
     # News is decided on arrival: an event that occurred at most this long before the wall
     # clock, later than everything applied to its customer (none of whose events wait in

@@ -193,13 +193,6 @@ class StreamProcessor:
         self.states.forget(partitions)
         self.watermark_policy.forget(partitions)
 
-    def rebuild_timers(self, states: Iterable[dict[str, Any]]) -> None:
-        """Re-arm absence timers from stored state (after a restart or a rebalance); each
-        state is dropped once its due time is known."""
-        for data in states:
-            state = CustomerState.from_dict(data)
-            self._arm(self._partition(state.partition), state)
-
     def start_rearming(self, stored: Iterable[dict[str, Any]]) -> None:
         """Re-arm absence timers without reading every stored state first: the states in
         memory now, the stored ones a chunk at a time (`rearm`) while events are processed.

@@ -333,7 +333,8 @@ def test_rebuilding_timers_skips_a_state_whose_due_time_raises() -> None:
                             last_purchase_at=near).to_dict()
     settings = Settings(kafka={"partitions": 1})  # type: ignore[arg-type]
     proc = StreamProcessor(settings, SignalEngine(settings.signals), lambda *_: None)
-    proc.rebuild_timers([poisoned, healthy])
+    proc.start_rearming([poisoned, healthy])
+    proc.rearm(2)
     assert proc.counters["timer_errors"] == 1
     assert set(proc.partitions[0].timers.armed) == {"c2"}
 

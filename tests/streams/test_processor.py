@@ -384,7 +384,8 @@ def test_absence_timers_survive_a_restart() -> None:
     h.idle()
     ends: dict[tuple[str, int], int] = {}  # the new consumer has not fetched yet
     restarted = Harness(live=True, store=h.store, wall=at(41).timestamp(), end_offsets=ends)
-    restarted.proc.rebuild_timers(list(h.store.values()))
+    restarted.proc.start_rearming(h.store.values())
+    restarted.proc.rearm(len(h.store))
     assert restarted.tick().alerts == 0  # log ends unknown: the topics may still send history
     restarted.idle()
     assert restarted.results[-1].alerts == 0  # however long that takes

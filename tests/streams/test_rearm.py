@@ -52,12 +52,9 @@ def _alerts(results: list[BatchResult]) -> list[tuple[str, str, Any, str]]:
 
 def _restart(store: dict[str, str], eager: bool) -> list[tuple[str, str, Any, str]]:
     proc = _processor(store)
-    stored = (json.loads(v) for v in store.values())
-    if eager:
-        proc.rebuild_timers(stored)
-    else:
-        proc.start_rearming(stored)
-        proc.rearm(1)  # only c1 re-armed when the first event comes
+    proc.start_rearming(json.loads(v) for v in store.values())
+    # A full read: every stored state re-armed before the first event; else only c1.
+    proc.rearm(len(store) if eager else 1)
     offsets = Offsets()
     # c3 answers a survey after its ticket's SLA passed: its slow_resolution must come first
     results = [proc.process([message(survey("c3", at(hours=80), "nps", 9), offsets)]),
