@@ -51,7 +51,9 @@ class BatchProducer(Protocol):
     async def partitions_for(self, topic: str) -> set[int]: ...
 
 
-def _retrieve(future: asyncio.Future[Any]) -> None:
+def discard_outcome(future: asyncio.Future[Any]) -> None:
+    """Done callback for a send nobody awaits any more: its failure is not news (what
+    abandoned it reports first), and asyncio must not log it as never retrieved."""
     if not future.cancelled():
         future.exception()
 
@@ -126,7 +128,7 @@ class BatchPublisher:
                 await send(tp, batch)
         except BaseException:
             for future, _, _ in sent:  # abandoned: their errors are nobody's to raise
-                future.add_done_callback(_retrieve)
+                future.add_done_callback(discard_outcome)
             raise
         # All awaited, failed or not: a retry must not race batches still in flight.
         outcomes = await asyncio.gather(*(future for future, _, _ in sent),

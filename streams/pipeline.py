@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 from retention.settings import Settings
 from sinks.base import RowBatch
 from streams.metrics import WorkerMetrics
-from streams.outputs import PublisherPort
+from streams.outputs import PublisherPort, discard_outcome
 from streams.ports import ConsumerPort, InputMessage, SinkPort, StateStorePort
 from streams.processor import BatchResult, InMessage, StateFlush, StreamProcessor
 from streams.signals import SignalEngine
@@ -47,12 +47,6 @@ log = logging.getLogger(__name__)
 # Input batches taken in ahead of processing (the agent's channel): the intake waits beyond.
 WRITE_AHEAD = 2
 T = TypeVar("T")
-
-
-def _retrieve(task: asyncio.Future[None]) -> None:
-    """A discarded produce's failure is not news (the write before it failed first)."""
-    if not task.cancelled():
-        task.exception()
 
 
 class Pipeline:
@@ -219,7 +213,7 @@ class Pipeline:
             self._taken(rows)
             self.writes.task_done()
             # Its outputs may be on Kafka already: produced again, same ids, when redelivered.
-            self.producing.popleft().add_done_callback(_retrieve)
+            self.producing.popleft().add_done_callback(discard_outcome)
 
     async def hand_over(self, partitions: set[int]) -> None:
         """Rebalance: make everything processed durable, then let `partitions` go; within
