@@ -27,8 +27,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench.throughput import worker_status
 from retention.embedded.stack import LocalStack
+from retention.kafka import worker_status
 from retention.settings import Settings
 from streams.outputs import partition_for
 
@@ -170,7 +170,7 @@ def wait_until_processing(stack: LocalStack, timeout_s: float = 180) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         result = asyncio.run(load.run(rate=50, seconds=1))
-        status = worker_status(stack) or {}
+        status = worker_status(stack.settings()) or {}
         if result.latencies and status.get("counters", {}).get("events"):
             return
     raise SystemExit(f"bench: the worker raised no alert within {timeout_s:.0f} s")
@@ -185,7 +185,7 @@ def measure(rates: list[int], seconds: float, folder: Path) -> tuple[list[Latenc
         for rate in rates:
             results.append(asyncio.run(LiveLoad(stack.settings(), f"r{rate}").run(rate, seconds)))
             time.sleep(2)  # let the worker's last flush settle between rates
-        status = worker_status(stack) or {}
+        status = worker_status(stack.settings()) or {}
         stack.stop_worker()
     return results, status
 

@@ -11,18 +11,16 @@ table once per event. Prints events/s for each and the ratios.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from retention.demo.synthetic import HistorySpec, generate_history, to_json_lines
 from retention.embedded.stack import LocalStack
-from retention.kafka import Publisher
+from retention.kafka import Publisher, worker_status
 
 
 def _wait_until(done, timeout_s: float, what: str) -> None:
@@ -44,16 +42,6 @@ def steady_rate(samples: list[tuple[float, int]], total: int) -> float:
     return (n1 - n0) / max(t1 - t0, 1e-9)
 
 
-def worker_status(stack: LocalStack) -> dict | None:
-    """The worker's /status/ answer, or None while it does not answer."""
-    url = f"http://127.0.0.1:{stack.env['RETENTION_WORKER__WEB_PORT']}/status/"
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return json.load(resp)
-    except OSError:
-        return None
-
-
 def measure_worker(stack: LocalStack, total: int) -> tuple[float, float, dict]:
     """(sustained events/s, end-to-end events/s, final status), read off /status/.
 
@@ -61,8 +49,10 @@ def measure_worker(stack: LocalStack, total: int) -> tuple[float, float, dict]:
     to ClickHouse and Kafka, its state stored and its offset acknowledged.
     """
 
+    settings = stack.settings()
+
     def status() -> dict | None:
-        return worker_status(stack)
+        return worker_status(settings)
 
     samples: list[tuple[float, int]] = []
 
