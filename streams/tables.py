@@ -60,17 +60,14 @@ class StateTable:
         the changelog record in the same partition, then the changelog offset remembered in
         RocksDB so that recovery resumes after it), done for the whole flush at once.
         """
-        store = self._store()
         changelog = self.table.changelog_topic.get_topic_name()
         records: list[_ChangelogRecord] = []
         partitions: list[int] = []
-        for customer_id, data, partition in states:
-            key, value = customer_id.encode(), data.encode()
-            store._db_for_partition(partition).put(key, value)
-            store._key_index[key] = partition
+        for key, value, partition in self._put_local(states):
             records.append(_ChangelogRecord(changelog, key, value))
             partitions.append(partition)
         written = await publisher.publish(records, partitions)
+        store = self._store()
         for (topic, partition), offset in written.items():
             store.set_persisted_offset(TP(topic, partition), offset)
 
@@ -84,14 +81,18 @@ class StateTable:
         record, by the first flush that changes it; one never changed is seeded again from
         ClickHouse by whoever starts over an empty table next.
         """
+        return sum(1 for _ in self._put_local(states))
+
+    def _put_local(self, states: Iterable[tuple[str, str, int]]
+                   ) -> Iterator[tuple[bytes, bytes, int]]:
+        """Put each (customer_id, state JSON, partition) in its partition's RocksDB database
+        and Faust's key index; yield (key, value, partition) as put."""
         store = self._store()
-        count = 0
         for customer_id, data, partition in states:
-            key = customer_id.encode()
-            store._db_for_partition(partition).put(key, data.encode())
+            key, value = customer_id.encode(), data.encode()
+            store._db_for_partition(partition).put(key, value)
             store._key_index[key] = partition
-            count += 1
-        return count
+            yield key, value, partition
 
     def read(self, customer_id: str, partition: int | None = None) -> dict[str, Any] | None:
         """The stored state, read from its partition's RocksDB database (every open one if
